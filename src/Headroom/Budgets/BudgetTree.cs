@@ -1,0 +1,122 @@
+using Headroom.Diagnostics;
+using Headroom.Reclaim;
+using Microsoft.Extensions.Logging;
+
+namespace Headroom;
+
+/// <summary>
+/// What the budgets of one tree share: the lock over every wait queue, the ticket counter, the list of waiters by
+/// age, the canary and the clock. Charges and uncharges never take the lock unless somebody waits.
+/// </summary>
+internal sealed class BudgetTree
+{
+    private readonly LinkedList<Waiter> _byAge = new();
+    private long _nextTicket = 1;
+
+    internal BudgetTree(TimeProvider timeProvider, ILogger logger, TimeSpan canaryInterval)
+    {
+        TimeProvider = timeProvider;
+        Canary = new StallCanary(this, logger, canaryInterval);
+    }
+
+    /// <summary>The lock over every queue, waiter and child list of the tree (a Monitor, so Coyote can schedule it).</summary>
+    internal object Sync { get; } = new();
+
+    internal TimeProvider TimeProvider { get; }
+
+    internal StallCanary Canary { get; }
+
+    /// <summary>The reclaim seam (background and direct reclaim); null until reclaim is wired in.</summary>
+    internal IReclaimDriver? Reclaim { get; set; }
+
+    /// <summary>Waiters of the whole tree, oldest first. Guarded by <see cref="Sync"/>.</summary>
+    internal LinkedList<Waiter> ByAge => _byAge;
+
+    /// <summary>Gives a charge that may have to wait its place in line. Caller holds <see cref="Sync"/>.</summary>
+    internal Waiter NewWaiter(MemoryBudget budget, long bytes, Floor floor, AllocationMode mode, string? site) =>
+        new(budget, bytes, floor, mode, site, _nextTicket++, TimeProvider.GetTimestamp());
+
+    /// <summary>Records a queued waiter as waiting, for the canary. Caller holds <see cref="Sync"/>.</summary>
+    internal void Park(Waiter waiter)
+    {
+        _byAge.AddLast(waiter.AgeNode);
+        Canary.OnWaiting();
+    }
+
+    /// <summary>
+    /// Grants every waiter that can now proceed after memory was freed on the path from <paramref name="from"/> to
+    /// the root: per level in ticket order, stopping at the first that still does not fit. Caller holds <see cref="Sync"/>.
+    /// </summary>
+    internal void WakePath(MemoryBudget from)
+    {
+        bool granted;
+        do
+        {
+            granted = false;
+            for (MemoryBudget? level = from; level is not null; level = level.Parent)
+            {
+                granted |= WakeLevel(level);
+            }
+        }
+        while (granted);
+    }
+
+    /// <summary>Grants the waiters queued at one level while they fit. Caller holds <see cref="Sync"/>.</summary>
+    internal bool WakeLevel(MemoryBudget level)
+    {
+        bool granted = false;
+        while (level.Queue.Head is { } head)
+        {
+            MemoryBudget? refusedBy = head.Budget.TryChargeLocked(head.Bytes, head.Floor, head.Ticket);
+            if (refusedBy is null)
+            {
+                level.Queue.Remove(head);
+                Leave(head);
+                head.Completion.TrySetResult();
+                granted = true;
+            }
+            else if (refusedBy == level)
+            {
+                break;
+            }
+            else
+            {
+                // It fits here now but another level of its path refuses it: it waits there instead.
+                level.Queue.Remove(head);
+                refusedBy.Queue.Add(head, refusedBy);
+            }
+        }
+
+        return granted;
+    }
+
+    /// <summary>Takes a waiter out for good (granted, cancelled or failed). Caller holds <see cref="Sync"/>.</summary>
+    internal void Leave(Waiter waiter)
+    {
+        _byAge.Remove(waiter.AgeNode);
+        waiter.Registration.Unregister(); // not Dispose: that would wait for a running callback, which needs this lock
+        if (_byAge.Count == 0)
+        {
+            Canary.OnIdle();
+        }
+    }
+
+    /// <summary>The cancellation callback of a waiter: it leaves without a trace, and those it held up are woken.</summary>
+    internal void Cancel(Waiter waiter, CancellationToken cancellationToken)
+    {
+        lock (Sync)
+        {
+            if (waiter.QueuedAt is not { } level)
+            {
+                return; // already granted or failed: the outcome stands
+            }
+
+            level.Queue.Remove(waiter);
+            Leave(waiter);
+            waiter.Completion.TrySetCanceled(cancellationToken);
+            WakeLevel(level);
+        }
+    }
+
+    internal void WakeBackgroundReclaim(MemoryBudget level) => Reclaim?.WakeBackground(level);
+}

@@ -1,0 +1,414 @@
+using System.Runtime.CompilerServices;
+
+namespace Headroom;
+
+/// <summary>Charging and uncharging: the fast path, the slow path of semantics §2 and §3, and the wait queue's entry.</summary>
+public sealed partial class MemoryBudget
+{
+    /// <summary>Linux's MAX_RECLAIM_RETRIES: direct-reclaim passes in a row without progress before giving up.</summary>
+    internal const int MaxReclaimRetries = 16;
+
+    /// <summary>Charges <paramref name="bytes"/> if the budget can grant them without waiting for anyone.</summary>
+    /// <param name="bytes">The size; positive and not above <see cref="Capacity"/>.</param>
+    /// <param name="mode">
+    /// What to do without room: <see cref="AllocationMode.NoWait"/> gives up at once; <see cref="AllocationMode.MayFail"/>
+    /// and <see cref="AllocationMode.RetryMayFail"/> first run their direct reclaim in the caller.
+    /// <see cref="AllocationMode.NoFail"/> is refused: it waits until granted, so use <see cref="Charge"/> or <see cref="ChargeAsync"/>.
+    /// </param>
+    /// <param name="priority">How deep into the min reserve the slow path may go.</param>
+    /// <param name="site">An optional name for the caller, reported in warnings and exceptions.</param>
+    /// <returns><see langword="true"/> when charged; <see langword="false"/> when refused, with no counter changed.</returns>
+    /// <exception cref="ArgumentOutOfRangeException">A size, mode or priority breaks its rule.</exception>
+    /// <exception cref="ObjectDisposedException">The budget was disposed.</exception>
+    public bool TryCharge(long bytes, AllocationMode mode = AllocationMode.NoWait, AllocationPriority priority = AllocationPriority.Normal, string? site = null)
+    {
+        Validate(bytes, mode, priority);
+        if (mode == AllocationMode.NoFail)
+        {
+            throw new ArgumentOutOfRangeException(nameof(mode), mode,
+                "TryCharge never waits, and a NoFail charge waits until it is granted; use Charge or ChargeAsync for NoFail.");
+        }
+
+        MemoryBudget? refusedBy = TryChargePath(bytes, Floor.Low, Ticket.Arrival, locked: false);
+        return refusedBy is null || ChargeWithoutWaiting(bytes, mode, priority, refusedBy) is null;
+    }
+
+    /// <summary>Charges <paramref name="bytes"/>, blocking the calling thread as <paramref name="mode"/> allows.</summary>
+    /// <param name="bytes">The size; positive and not above <see cref="Capacity"/>.</param>
+    /// <param name="mode">What to do without room (semantics §3).</param>
+    /// <param name="priority">How deep into the min reserve the slow path may go.</param>
+    /// <param name="site">An optional name for the caller, reported in warnings and exceptions.</param>
+    /// <param name="cancellationToken">Ends a wait; a cancelled charge leaves nothing behind.</param>
+    /// <exception cref="MemoryAllocationException">Not granted (never for <see cref="AllocationMode.NoFail"/>); nothing changed.</exception>
+    /// <exception cref="OperationCanceledException">Cancelled before it was granted; nothing changed.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A size, mode or priority breaks its rule.</exception>
+    /// <exception cref="ObjectDisposedException">The budget was disposed, before or during the wait.</exception>
+    public void Charge(long bytes, AllocationMode mode, AllocationPriority priority = AllocationPriority.Normal, string? site = null, CancellationToken cancellationToken = default)
+    {
+        Validate(bytes, mode, priority);
+        cancellationToken.ThrowIfCancellationRequested();
+        MemoryBudget? refusedBy = TryChargePath(bytes, Floor.Low, Ticket.Arrival, locked: false);
+        if (refusedBy is not null)
+        {
+            ChargeSlow(bytes, mode, priority, site, refusedBy, cancellationToken)?.GetAwaiter().GetResult();
+        }
+    }
+
+    /// <summary>Charges <paramref name="bytes"/>, waiting asynchronously as <paramref name="mode"/> allows.</summary>
+    /// <param name="bytes">The size; positive and not above <see cref="Capacity"/>.</param>
+    /// <param name="mode">What to do without room (semantics §3).</param>
+    /// <param name="priority">How deep into the min reserve the slow path may go.</param>
+    /// <param name="site">An optional name for the caller, reported in warnings and exceptions.</param>
+    /// <param name="cancellationToken">Ends a wait; a cancelled charge leaves nothing behind.</param>
+    /// <returns>A task that completes when charged; it completes synchronously, without allocating, when there is room.</returns>
+    /// <exception cref="MemoryAllocationException">Not granted (never for <see cref="AllocationMode.NoFail"/>); nothing changed.</exception>
+    /// <exception cref="OperationCanceledException">Cancelled before it was granted; nothing changed.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A size, mode or priority breaks its rule.</exception>
+    /// <exception cref="ObjectDisposedException">The budget was disposed, before or during the wait.</exception>
+    public ValueTask ChargeAsync(long bytes, AllocationMode mode, AllocationPriority priority = AllocationPriority.Normal, string? site = null, CancellationToken cancellationToken = default)
+    {
+        Validate(bytes, mode, priority);
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return ValueTask.FromCanceled(cancellationToken);
+        }
+
+        MemoryBudget? refusedBy = TryChargePath(bytes, Floor.Low, Ticket.Arrival, locked: false);
+        if (refusedBy is null)
+        {
+            return default;
+        }
+
+        try
+        {
+            Task? wait = ChargeSlow(bytes, mode, priority, site, refusedBy, cancellationToken);
+            return wait is null ? default : new ValueTask(wait);
+        }
+        catch (MemoryAllocationException e)
+        {
+            return ValueTask.FromException(e);
+        }
+    }
+
+    /// <summary>Returns <paramref name="bytes"/> charged to this budget; waiters that now fit are granted, in order.</summary>
+    /// <param name="bytes">The size; positive and not above <see cref="Used"/>. Uncharge the budget you charged.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="bytes"/> is not positive or exceeds <see cref="Used"/>; nothing changed.</exception>
+    /// <remarks>Allowed after <see cref="Dispose"/>, so that holders can unwind.</remarks>
+    public void Uncharge(long bytes)
+    {
+        if (bytes <= 0)
+        {
+            ThrowNotPositive(bytes);
+        }
+
+        long committed = Volatile.Read(ref _committed);
+        while (true)
+        {
+            long used = committed - Volatile.Read(ref _reserved);
+            if (bytes > used)
+            {
+                ThrowUnchargeTooLarge(bytes, used);
+            }
+
+            long seen = Interlocked.CompareExchange(ref _committed, committed - bytes, committed);
+            if (seen == committed)
+            {
+                break;
+            }
+
+            committed = seen;
+        }
+
+        bool waiters = Queue.Count != 0;
+        for (MemoryBudget? level = Parent; level is not null; level = level.Parent)
+        {
+            Interlocked.Add(ref level._committed, -bytes);
+            waiters |= level.Queue.Count != 0;
+        }
+
+        if (waiters)
+        {
+            WakeWaiters();
+        }
+    }
+
+    /// <summary>
+    /// Charges every level from this budget to the root, leaving <paramref name="floor"/> free at each and overtaking
+    /// no waiter older than <paramref name="ticket"/>. Returns null when granted, else the level that refused, with every
+    /// level as it was. Lock-free; <paramref name="locked"/> says the caller holds the tree's lock (and will wake waiters itself).
+    /// </summary>
+    private MemoryBudget? TryChargePath(long bytes, Floor floor, long ticket, bool locked)
+    {
+        MemoryBudget? level = this;
+        do
+        {
+            if (!level.TryChargeLevel(bytes, floor, ticket))
+            {
+                if (level != this)
+                {
+                    Undo(bytes, level, locked);
+                }
+
+                return level;
+            }
+
+            level = level.Parent;
+        }
+        while (level is not null);
+
+        return null;
+    }
+
+    /// <summary>A waker's try on behalf of a queued waiter. Caller holds the tree's lock.</summary>
+    internal MemoryBudget? TryChargeLocked(long bytes, Floor floor, long ticket) => TryChargePath(bytes, floor, ticket, locked: true);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool TryChargeLevel(long bytes, Floor floor, long ticket)
+    {
+        // Nobody overtakes an older waiter queued at this level: arrivals see the queue's count without the lock,
+        // a waker holding the lock compares tickets, and reclaim context jumps the line.
+        if (ticket != Ticket.Jump && (ticket == Ticket.Arrival ? Queue.Count != 0 : Queue.HasOlderThan(ticket)))
+        {
+            return false;
+        }
+
+        long limit = _capacity - FloorBytes(floor);
+        long committed = Volatile.Read(ref _committed);
+        while (true)
+        {
+            long next = committed + bytes;
+            if (next > limit)
+            {
+                return false;
+            }
+
+            long seen = Interlocked.CompareExchange(ref _committed, next, committed);
+            if (seen == committed)
+            {
+                if (_capacity - next < _watermarks.Low)
+                {
+                    Tree.WakeBackgroundReclaim(this);
+                }
+
+                return true;
+            }
+
+            committed = seen;
+        }
+    }
+
+    /// <summary>
+    /// Takes a partial charge back from the levels below <paramref name="refusedBy"/>. For an instant those levels
+    /// looked fuller than they were; a waiter that was refused meanwhile is woken here, so no wake-up is lost.
+    /// </summary>
+    private void Undo(long bytes, MemoryBudget refusedBy, bool locked)
+    {
+        bool waiters = false;
+        for (MemoryBudget level = this; level != refusedBy; level = level.Parent!)
+        {
+            Interlocked.Add(ref level._committed, -bytes);
+            waiters |= level.Queue.Count != 0;
+        }
+
+        if (waiters && !locked)
+        {
+            WakeWaiters();
+        }
+    }
+
+    private void WakeWaiters()
+    {
+        lock (Tree.Sync)
+        {
+            Tree.WakePath(this);
+        }
+    }
+
+    /// <summary>The slow path after the fast path failed: returns null when granted, the wait for NoFail, or throws.</summary>
+    private Task? ChargeSlow(long bytes, AllocationMode mode, AllocationPriority priority, string? site, MemoryBudget refusedBy, CancellationToken cancellationToken)
+    {
+        if (mode == AllocationMode.NoFail)
+        {
+            CheckGrantable(bytes, SlowFloor(mode, priority));
+        }
+
+        refusedBy = ChargeWithoutWaiting(bytes, mode, priority, refusedBy)!;
+        if (refusedBy is null)
+        {
+            return null;
+        }
+
+        if (mode != AllocationMode.NoFail)
+        {
+            throw new MemoryAllocationException(bytes, mode, site, GetSnapshot(), refusedBy.GetSnapshot());
+        }
+
+        return Wait(bytes, SlowFloor(mode, priority), mode, site, cancellationToken);
+    }
+
+    /// <summary>
+    /// Semantics §2 and §3 short of waiting: wake background reclaim, retry at the slow-path floor, then run the
+    /// mode's direct reclaim. Returns null when granted, else the level that refused last.
+    /// </summary>
+    private MemoryBudget? ChargeWithoutWaiting(long bytes, AllocationMode mode, AllocationPriority priority, MemoryBudget refusedBy)
+    {
+        Tree.WakeBackgroundReclaim(refusedBy);
+        Floor floor = SlowFloor(mode, priority);
+        MemoryBudget? refused = TryChargePath(bytes, floor, Ticket.Arrival, locked: false);
+        if (refused is null || mode == AllocationMode.NoWait || Tree.Reclaim is not { } reclaim)
+        {
+            return refused;
+        }
+
+        int passesWithoutProgress = 0;
+        while (true)
+        {
+            long room = refused._capacity - refused.FloorBytes(floor) - refused.Committed;
+            if (mode != AllocationMode.MayFail && room + reclaim.Reclaimable(refused) < bytes)
+            {
+                return refused; // even freeing everything reclaimable could not satisfy it
+            }
+
+            long freed = reclaim.ReclaimDirect(refused, bytes - Math.Max(room, 0));
+            MemoryBudget? again = TryChargePath(bytes, floor, Ticket.Arrival, locked: false);
+            if (again is null || mode == AllocationMode.MayFail)
+            {
+                return again;
+            }
+
+            passesWithoutProgress = freed > 0 ? 0 : passesWithoutProgress + 1;
+            if (passesWithoutProgress >= MaxReclaimRetries)
+            {
+                return again;
+            }
+
+            refused = again;
+        }
+    }
+
+    /// <summary>Parks a NoFail charge in the queue of the level that refuses it; the waker charges on its behalf.</summary>
+    private Task Wait(long bytes, Floor floor, AllocationMode mode, string? site, CancellationToken cancellationToken)
+    {
+        Waiter waiter;
+        lock (Tree.Sync)
+        {
+            ThrowIfDisposed();
+            waiter = Tree.NewWaiter(this, bytes, floor, mode, site);
+            MemoryBudget? refusedBy = TryChargeLocked(bytes, floor, waiter.Ticket);
+            while (refusedBy is not null)
+            {
+                // Queue first, then look again: an uncharge that lands between the two sees the queued count and wakes us.
+                refusedBy.Queue.Add(waiter, refusedBy);
+                MemoryBudget? again = TryChargeLocked(bytes, floor, waiter.Ticket);
+                if (again == refusedBy)
+                {
+                    break;
+                }
+
+                refusedBy.Queue.Remove(waiter);
+                refusedBy = again;
+            }
+
+            if (refusedBy is null)
+            {
+                return Task.CompletedTask;
+            }
+
+            Tree.Park(waiter);
+        }
+
+        if (cancellationToken.CanBeCanceled)
+        {
+            CancellationTokenRegistration registration = cancellationToken.Register(
+                static (state, token) => ((Waiter)state!).Budget.Tree.Cancel((Waiter)state!, token), waiter);
+            lock (Tree.Sync)
+            {
+                if (waiter.QueuedAt is null)
+                {
+                    registration.Unregister(); // granted, cancelled or failed meanwhile
+                }
+                else
+                {
+                    waiter.Registration = registration;
+                }
+            }
+        }
+
+        return waiter.Completion.Task;
+    }
+
+    private static Floor SlowFloor(AllocationMode mode, AllocationPriority priority) => priority == AllocationPriority.Normal
+        ? Floor.Min
+        : mode == AllocationMode.NoWait ? Floor.Atomic : Floor.HalfMin;
+
+    /// <summary>A NoFail charge that no level could ever grant would wait forever: refuse it as bad input instead.</summary>
+    private void CheckGrantable(long bytes, Floor floor)
+    {
+        for (MemoryBudget? level = this; level is not null; level = level.Parent)
+        {
+            long ceiling = level._capacity - level.FloorBytes(floor);
+            if (bytes > ceiling)
+            {
+                throw new ArgumentOutOfRangeException(nameof(bytes), bytes,
+                    $"A NoFail charge of {bytes} bytes could never be granted: budget '{level.Name}' grants at most {ceiling} bytes at this priority (capacity {level._capacity} less its reserve of {level.FloorBytes(floor)}).");
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void Validate(long bytes, AllocationMode mode, AllocationPriority priority)
+    {
+        if ((ulong)(bytes - 1) >= (ulong)_capacity)
+        {
+            ThrowBadSize(bytes);
+        }
+
+        if ((uint)mode > (uint)AllocationMode.NoFail)
+        {
+            ThrowUndefined(nameof(mode), mode);
+        }
+
+        if ((uint)priority > (uint)AllocationPriority.High)
+        {
+            ThrowUndefined(nameof(priority), priority);
+        }
+
+        if (_disposed)
+        {
+            ThrowDisposed();
+        }
+    }
+
+    private void ThrowIfDisposed()
+    {
+        if (_disposed)
+        {
+            ThrowDisposed();
+        }
+    }
+
+    private void ThrowBadSize(long bytes)
+    {
+        if (bytes <= 0)
+        {
+            ThrowNotPositive(bytes);
+        }
+
+        throw new ArgumentOutOfRangeException(nameof(bytes), bytes,
+            $"A charge of {bytes} bytes exceeds the capacity of budget '{Name}' ({_capacity} bytes) and could never be granted.");
+    }
+
+    private static void ThrowNotPositive(long bytes) =>
+        throw new ArgumentOutOfRangeException(nameof(bytes), bytes, $"The size must be positive; it was {bytes}.");
+
+    private static void ThrowUndefined<T>(string name, T value)
+        where T : struct, Enum =>
+        throw new ArgumentOutOfRangeException(name, value, $"{value} is not a defined {typeof(T).Name}.");
+
+    private void ThrowUnchargeTooLarge(long bytes, long used) =>
+        throw new ArgumentOutOfRangeException(nameof(bytes), bytes,
+            $"Cannot uncharge {bytes} bytes from budget '{Name}': only {used} bytes are charged to it.");
+
+    private void ThrowDisposed() =>
+        throw new ObjectDisposedException(Name, $"Budget '{Name}' was disposed.");
+}

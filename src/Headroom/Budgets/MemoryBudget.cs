@@ -1,0 +1,212 @@
+using System.Diagnostics;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Headroom;
+
+/// <summary>
+/// A limit on bytes with watermarks and allocation modes: Headroom's user-space zone / memory cgroup
+/// (semantics §1, §2, §3, §8). Charges are lock-free; only a charge that must wait takes a lock.
+/// </summary>
+/// <remarks>
+/// Budgets form a tree: a charge at a child must fit at the child and at every ancestor, and a parent's counters
+/// include its children's. Invariant I1 holds at every level at every instant: <c>Used + Reserved ≤ Capacity</c>.
+/// </remarks>
+[DebuggerDisplay("{GetSnapshot(),nq}")]
+public sealed partial class MemoryBudget : IDisposable
+{
+    private readonly long _capacity;
+    private readonly Watermarks _watermarks;
+    private readonly List<MemoryBudget> _children = []; // guarded by Tree.Sync
+
+    /// <summary>Used + Reserved: the one counter every grant compare-and-swaps. Used is derived from it.</summary>
+    private long _committed;
+
+    /// <summary>Bytes promised to reservations and not yet drawn.</summary>
+#pragma warning disable CS0649 // assigned by reservations (semantics §5), which build on this core
+    private long _reserved;
+#pragma warning restore CS0649
+
+    private volatile bool _disposed;
+
+    /// <summary>Creates a root budget of <paramref name="capacity"/> bytes with default watermarks.</summary>
+    /// <param name="capacity">The limit in bytes; must be positive.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="capacity"/> is not positive.</exception>
+    public MemoryBudget(long capacity)
+        : this(new MemoryBudgetOptions { Capacity = capacity })
+    {
+    }
+
+    /// <summary>Creates a root budget.</summary>
+    /// <param name="options">The settings, validated now.</param>
+    /// <exception cref="ArgumentException">A setting is invalid; the message names it and its rule.</exception>
+    public MemoryBudget(MemoryBudgetOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        _watermarks = options.Validate();
+        _capacity = options.Capacity;
+        Name = options.Name;
+        Tree = new BudgetTree(options.TimeProvider, options.Logger ?? NullLogger.Instance, options.CanaryInterval);
+    }
+
+    private MemoryBudget(MemoryBudget parent, MemoryBudgetOptions options, Watermarks watermarks)
+    {
+        _watermarks = watermarks;
+        _capacity = options.Capacity;
+        Name = options.Name;
+        Parent = parent;
+        Tree = parent.Tree;
+    }
+
+    /// <summary>Gets the budget's name.</summary>
+    public string Name { get; }
+
+    /// <summary>Gets the parent budget, or <see langword="null"/> for a root.</summary>
+    public MemoryBudget? Parent { get; }
+
+    /// <summary>Gets the limit, in bytes.</summary>
+    public long Capacity => _capacity;
+
+    /// <summary>Gets the bytes charged and not yet uncharged, children's included.</summary>
+    public long Used => Volatile.Read(ref _committed) - Volatile.Read(ref _reserved);
+
+    /// <summary>Gets the bytes promised to live reservations and not yet drawn, children's included.</summary>
+    public long Reserved => Volatile.Read(ref _reserved);
+
+    /// <summary>Gets <see cref="Used"/> + <see cref="Reserved"/>: what ordinary charges cannot take.</summary>
+    public long Committed => Volatile.Read(ref _committed);
+
+    /// <summary>Gets <see cref="Capacity"/> − <see cref="Used"/>.</summary>
+    public long Free => _capacity - Used;
+
+    /// <summary>Gets the min watermark: free bytes that only urgent callers may take.</summary>
+    public long Min => _watermarks.Min;
+
+    /// <summary>Gets the low watermark: a grant leaving less free wakes background reclaim; the fast path stops here.</summary>
+    public long Low => _watermarks.Low;
+
+    /// <summary>Gets the high watermark: background reclaim works until this much is free.</summary>
+    public long High => _watermarks.High;
+
+    /// <summary>Gets whether the budget was disposed.</summary>
+    public bool IsDisposed => _disposed;
+
+    internal BudgetTree Tree { get; }
+
+    /// <summary>The waiters this level refused. Guarded by <see cref="BudgetTree.Sync"/>.</summary>
+    internal WaitQueue Queue { get; } = new();
+
+    /// <summary>Reads every counter of this budget.</summary>
+    public MemoryBudgetSnapshot GetSnapshot()
+    {
+        long reserved = Volatile.Read(ref _reserved);
+        long committed = Volatile.Read(ref _committed);
+        return new MemoryBudgetSnapshot(Name, _capacity, committed - reserved, reserved, Min, Low, High);
+    }
+
+    /// <summary>Creates a child budget with default watermarks (semantics §8).</summary>
+    /// <param name="name">The child's name.</param>
+    /// <param name="capacity">The child's limit; positive and not above this budget's capacity.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="capacity"/> is not positive or exceeds this budget's.</exception>
+    /// <exception cref="ObjectDisposedException">This budget was disposed.</exception>
+    public MemoryBudget CreateChild(string name, long capacity) =>
+        CreateChild(new MemoryBudgetOptions { Name = name, Capacity = capacity });
+
+    /// <summary>
+    /// Creates a child budget (semantics §8). The child uses this tree's clock, logger and canary interval;
+    /// those settings of <paramref name="options"/> are ignored.
+    /// </summary>
+    /// <param name="options">The child's name, capacity and watermarks, validated now.</param>
+    /// <exception cref="ArgumentException">A setting is invalid, or the capacity exceeds this budget's.</exception>
+    /// <exception cref="ObjectDisposedException">This budget was disposed.</exception>
+    public MemoryBudget CreateChild(MemoryBudgetOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        Watermarks watermarks = options.Validate();
+        if (options.Capacity > _capacity)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), options.Capacity,
+                $"A child's capacity must not exceed its parent's: child '{options.Name}' asked for {options.Capacity} bytes, parent '{Name}' has {_capacity}.");
+        }
+
+        lock (Tree.Sync)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            var child = new MemoryBudget(this, options, watermarks);
+            _children.Add(child);
+            return child;
+        }
+    }
+
+    /// <summary>
+    /// Disposes the budget and its descendants: further charges throw <see cref="ObjectDisposedException"/>, and so do
+    /// charges waiting on them. Uncharging stays allowed, so that holders can unwind; their bytes still leave every
+    /// ancestor. Disposing twice is harmless.
+    /// </summary>
+    public void Dispose()
+    {
+        lock (Tree.Sync)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+
+            MarkDisposed(this);
+
+            // Fail the waiters of the disposed budgets, wherever in the tree they queue; those they held up move on.
+            MemoryBudget root = this;
+            while (root.Parent is not null)
+            {
+                root = root.Parent;
+            }
+
+            var failed = new List<Waiter>();
+            var levels = new List<MemoryBudget>();
+            Collect(root, levels);
+            Parent?._children.Remove(this);
+            foreach (MemoryBudget level in levels)
+            {
+                failed.AddRange(level.Queue.RemoveAll(static w => w.Budget._disposed));
+            }
+
+            foreach (Waiter waiter in failed)
+            {
+                Tree.Leave(waiter);
+                waiter.Completion.TrySetException(new ObjectDisposedException(waiter.Budget.Name, $"Budget '{waiter.Budget.Name}' was disposed while a charge of {waiter.Bytes} bytes waited on it."));
+            }
+
+            foreach (MemoryBudget level in levels)
+            {
+                Tree.WakeLevel(level);
+            }
+        }
+
+        static void MarkDisposed(MemoryBudget budget)
+        {
+            budget._disposed = true;
+            foreach (MemoryBudget child in budget._children)
+            {
+                MarkDisposed(child);
+            }
+        }
+
+        static void Collect(MemoryBudget budget, List<MemoryBudget> into)
+        {
+            into.Add(budget);
+            foreach (MemoryBudget child in budget._children)
+            {
+                Collect(child, into);
+            }
+        }
+    }
+
+    /// <summary>The bytes a charge of this floor must leave free at this level.</summary>
+    private long FloorBytes(Floor floor) => floor switch
+    {
+        Floor.Low => _watermarks.Low,
+        Floor.Min => _watermarks.Min,
+        Floor.HalfMin => _watermarks.Min / 2,
+        Floor.Atomic => _watermarks.Min * 3 / 8,
+        _ => 0,
+    };
+}

@@ -1,0 +1,32 @@
+namespace Headroom;
+
+/// <summary>
+/// The counters of one budget read at one moment (semantics §1). Each field is read atomically; under concurrent
+/// charging the fields may come from instants a few instructions apart.
+/// </summary>
+/// <param name="Name">The budget's name.</param>
+/// <param name="Capacity">The limit, in bytes.</param>
+/// <param name="Used">Bytes charged and not yet uncharged.</param>
+/// <param name="Reserved">Bytes promised to live reservations and not yet drawn.</param>
+/// <param name="Min">The min watermark: free bytes that only urgent callers may take.</param>
+/// <param name="Low">The low watermark: below it, background reclaim is woken.</param>
+/// <param name="High">The high watermark: background reclaim works until this much is free.</param>
+public readonly record struct MemoryBudgetSnapshot(
+    string Name,
+    long Capacity,
+    long Used,
+    long Reserved,
+    long Min,
+    long Low,
+    long High)
+{
+    /// <summary>Gets <see cref="Used"/> + <see cref="Reserved"/>: the bytes no ordinary charge may take.</summary>
+    public long Committed => Used + Reserved;
+
+    /// <summary>Gets <see cref="Capacity"/> − <see cref="Used"/>: the bytes not charged.</summary>
+    public long Free => Capacity - Used;
+
+    /// <inheritdoc />
+    public override string ToString() =>
+        $"{Name}: capacity {Capacity}, used {Used}, reserved {Reserved}, free {Free}, watermarks min {Min} / low {Low} / high {High}";
+}

@@ -1,0 +1,49 @@
+namespace Headroom;
+
+/// <summary>
+/// A charge parked in a wait queue until the tree can grant it. All fields but the completion are guarded by the
+/// tree's lock; the waker charges on the waiter's behalf, so a completed waiter already owns its bytes.
+/// </summary>
+internal sealed class Waiter
+{
+    internal Waiter(MemoryBudget budget, long bytes, Floor floor, AllocationMode mode, string? site, long ticket, long startTimestamp)
+    {
+        Budget = budget;
+        Bytes = bytes;
+        Floor = floor;
+        Mode = mode;
+        Site = site;
+        Ticket = ticket;
+        StartTimestamp = startTimestamp;
+        QueueNode = new LinkedListNode<Waiter>(this);
+        AgeNode = new LinkedListNode<Waiter>(this);
+    }
+
+    internal MemoryBudget Budget { get; }
+
+    internal long Bytes { get; }
+
+    internal Floor Floor { get; }
+
+    internal AllocationMode Mode { get; }
+
+    internal string? Site { get; }
+
+    internal long Ticket { get; }
+
+    internal long StartTimestamp { get; }
+
+    /// <summary>Continuations run asynchronously so that a waker holding the tree's lock never runs user code.</summary>
+    internal TaskCompletionSource Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>This waiter's node in the queue of <see cref="QueuedAt"/>.</summary>
+    internal LinkedListNode<Waiter> QueueNode { get; }
+
+    /// <summary>This waiter's node in the tree's list of all waiters, oldest first (for the canary).</summary>
+    internal LinkedListNode<Waiter> AgeNode { get; }
+
+    /// <summary>The level whose queue holds this waiter: the level that last refused it; null once it left.</summary>
+    internal MemoryBudget? QueuedAt { get; set; }
+
+    internal CancellationTokenRegistration Registration { get; set; }
+}

@@ -1,0 +1,13 @@
+using Microsoft.Coyote.Rewriting;
+
+namespace Headroom.Tests.Concurrency;
+
+public sealed class RewritingTests
+{
+    [Fact]
+    public void The_library_and_the_tests_are_rewritten_so_that_Coyote_controls_their_interleavings()
+    {
+        Assert.True(RewritingEngine.IsAssemblyRewritten(typeof(MemoryBudget).Assembly), "Headroom.dll was not rewritten by coyote rewrite");
+        Assert.True(RewritingEngine.IsAssemblyRewritten(typeof(RewritingTests).Assembly), "Headroom.Tests.dll was not rewritten by coyote rewrite");
+    }
+}
