@@ -1,0 +1,63 @@
+using Headroom.Reclaim;
+
+namespace Headroom.Tests.Budgets;
+
+/// <summary>
+/// A cache charged to a budget, standing in for the reclaim mechanism behind the budget's seam: each direct pass
+/// frees up to <see cref="PerPass"/> bytes of it, really uncharging them.
+/// </summary>
+internal sealed class FakeReclaim : IReclaimDriver
+{
+    private readonly MemoryBudget _budget;
+
+    internal FakeReclaim(MemoryBudget budget, long cached)
+    {
+        _budget = budget;
+        if (cached > 0)
+        {
+            budget.Charge(cached, AllocationMode.NoWait);
+        }
+
+        Cached = cached;
+        budget.Tree.Reclaim = this;
+    }
+
+    internal long Cached { get; private set; }
+
+    /// <summary>The most one pass frees; 0 makes every pass fruitless.</summary>
+    internal long PerPass { get; set; } = long.MaxValue;
+
+    /// <summary>What <see cref="Reclaimable"/> claims; by default the truth.</summary>
+    internal long? ClaimedReclaimable { get; set; }
+
+    internal int Passes { get; private set; }
+
+    internal List<MemoryBudget> BackgroundWakes { get; } = [];
+
+    public void WakeBackground(MemoryBudget level) => BackgroundWakes.Add(level);
+
+    public long ReclaimDirect(MemoryBudget level, long target)
+    {
+        Passes++;
+        long freed = Math.Min(Math.Min(target, PerPass), Cached);
+        if (freed > 0)
+        {
+            Cached -= freed;
+            _budget.Uncharge(freed);
+        }
+
+        return freed;
+    }
+
+    public long Reclaimable(MemoryBudget level) => ClaimedReclaimable ?? Cached;
+
+    /// <summary>Drops what is left of the cache, for the final accounting.</summary>
+    internal void Drop()
+    {
+        if (Cached > 0)
+        {
+            _budget.Uncharge(Cached);
+            Cached = 0;
+        }
+    }
+}
