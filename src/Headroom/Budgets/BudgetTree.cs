@@ -33,8 +33,8 @@ internal sealed class BudgetTree
     internal LinkedList<Waiter> ByAge => _byAge;
 
     /// <summary>Gives a charge that may have to wait its place in line. Caller holds <see cref="Sync"/>.</summary>
-    internal Waiter NewWaiter(MemoryBudget budget, long bytes, Floor floor, AllocationMode mode, string? site) =>
-        new(budget, bytes, floor, mode, site, _nextTicket++, TimeProvider.GetTimestamp());
+    internal Waiter NewWaiter(MemoryBudget budget, long bytes, Floor floor, AllocationMode mode, string? site, bool reserves) =>
+        new(budget, bytes, floor, mode, site, reserves, _nextTicket++, TimeProvider.GetTimestamp());
 
     /// <summary>Records a queued waiter as waiting, for the canary. Caller holds <see cref="Sync"/>.</summary>
     internal void Park(Waiter waiter)
@@ -67,7 +67,7 @@ internal sealed class BudgetTree
         bool granted = false;
         while (level.Queue.Head is { } head)
         {
-            MemoryBudget? refusedBy = head.Budget.TryChargeLocked(head.Bytes, head.Floor, head.Ticket);
+            MemoryBudget? refusedBy = head.Budget.TryGrant(head);
             if (refusedBy is null)
             {
                 level.Queue.Remove(head);

@@ -29,8 +29,7 @@ public sealed partial class MemoryBudget
                 "TryCharge never waits, and a NoFail charge waits until it is granted; use Charge or ChargeAsync for NoFail.");
         }
 
-        MemoryBudget? refusedBy = TryChargePath(bytes, Floor.Low, Ticket.Arrival, locked: false);
-        return refusedBy is null || ChargeWithoutWaiting(bytes, mode, priority, refusedBy) is null;
+        return ChargeCore(bytes, mode, priority, site, CancellationToken.None).RefusedBy is null;
     }
 
     /// <summary>Charges <paramref name="bytes"/>, blocking the calling thread as <paramref name="mode"/> allows.</summary>
@@ -47,11 +46,7 @@ public sealed partial class MemoryBudget
     {
         Validate(bytes, mode, priority);
         cancellationToken.ThrowIfCancellationRequested();
-        MemoryBudget? refusedBy = TryChargePath(bytes, Floor.Low, Ticket.Arrival, locked: false);
-        if (refusedBy is not null)
-        {
-            ChargeSlow(bytes, mode, priority, site, refusedBy, cancellationToken)?.GetAwaiter().GetResult();
-        }
+        ChargeCore(bytes, mode, priority, site, cancellationToken).Complete(this, bytes, mode, site);
     }
 
     /// <summary>Charges <paramref name="bytes"/>, waiting asynchronously as <paramref name="mode"/> allows.</summary>
@@ -73,21 +68,7 @@ public sealed partial class MemoryBudget
             return ValueTask.FromCanceled(cancellationToken);
         }
 
-        MemoryBudget? refusedBy = TryChargePath(bytes, Floor.Low, Ticket.Arrival, locked: false);
-        if (refusedBy is null)
-        {
-            return default;
-        }
-
-        try
-        {
-            Task? wait = ChargeSlow(bytes, mode, priority, site, refusedBy, cancellationToken);
-            return wait is null ? default : new ValueTask(wait);
-        }
-        catch (MemoryAllocationException e)
-        {
-            return ValueTask.FromException(e);
-        }
+        return ChargeCore(bytes, mode, priority, site, cancellationToken).AsValueTask(this, bytes, mode, site);
     }
 
     /// <summary>Returns <paramref name="bytes"/> charged to this budget; waiters that now fit are granted, in order.</summary>
@@ -119,9 +100,22 @@ public sealed partial class MemoryBudget
             committed = seen;
         }
 
-        bool waiters = Queue.Count != 0;
-        for (MemoryBudget? level = Parent; level is not null; level = level.Parent)
+        Release(Parent, bytes, fromReserve: false, waiters: Queue.Count != 0);
+    }
+
+    /// <summary>
+    /// Lowers Committed (and Reserved first, for a reservation's unused bytes) at every level from
+    /// <paramref name="start"/> to the root, then wakes the waiters that now fit. Used stays ≥ 0 at every instant.
+    /// </summary>
+    private void Release(MemoryBudget? start, long bytes, bool fromReserve, bool waiters)
+    {
+        for (MemoryBudget? level = start; level is not null; level = level.Parent)
         {
+            if (fromReserve)
+            {
+                Interlocked.Add(ref level._reserved, -bytes);
+            }
+
             Interlocked.Add(ref level._committed, -bytes);
             waiters |= level.Queue.Count != 0;
         }
@@ -133,16 +127,16 @@ public sealed partial class MemoryBudget
     }
 
     /// <summary>
-    /// Charges every level from this budget to the root, leaving <paramref name="floor"/> free at each and overtaking
-    /// no waiter older than <paramref name="ticket"/>. Returns null when granted, else the level that refused, with every
-    /// level as it was. Lock-free; <paramref name="locked"/> says the caller holds the tree's lock (and will wake waiters itself).
+    /// Charges every level from this budget up to <paramref name="stopAt"/> (exclusive; null: the root included), leaving
+    /// <paramref name="floor"/> free at each and overtaking no waiter older than <paramref name="ticket"/>. Returns null
+    /// when granted, else the level that refused, with every level as it was. Lock-free; <paramref name="locked"/> says
+    /// the caller holds the tree's lock (and will wake waiters itself).
     /// </summary>
-    private MemoryBudget? TryChargePath(long bytes, Floor floor, long ticket, bool locked)
+    private MemoryBudget? TryChargePath(long bytes, Floor floor, long ticket, bool locked, MemoryBudget? stopAt = null)
     {
-        MemoryBudget? level = this;
-        do
+        for (MemoryBudget? level = this; level != stopAt; level = level.Parent)
         {
-            if (!level.TryChargeLevel(bytes, floor, ticket))
+            if (!level!.TryChargeLevel(bytes, floor, ticket))
             {
                 if (level != this)
                 {
@@ -151,16 +145,22 @@ public sealed partial class MemoryBudget
 
                 return level;
             }
-
-            level = level.Parent;
         }
-        while (level is not null);
 
         return null;
     }
 
-    /// <summary>A waker's try on behalf of a queued waiter. Caller holds the tree's lock.</summary>
-    internal MemoryBudget? TryChargeLocked(long bytes, Floor floor, long ticket) => TryChargePath(bytes, floor, ticket, locked: true);
+    /// <summary>A try on behalf of a waiter, in its place in line: a charge, or a reservation's admission. Caller holds the tree's lock.</summary>
+    internal MemoryBudget? TryGrant(Waiter waiter)
+    {
+        MemoryBudget? refusedBy = TryChargePath(waiter.Bytes, waiter.Floor, waiter.Ticket, locked: true);
+        if (refusedBy is null && waiter.Reserves)
+        {
+            AddReserved(waiter.Bytes);
+        }
+
+        return refusedBy;
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private bool TryChargeLevel(long bytes, Floor floor, long ticket)
@@ -201,7 +201,7 @@ public sealed partial class MemoryBudget
     /// Takes a partial charge back from the levels below <paramref name="refusedBy"/>. For an instant those levels
     /// looked fuller than they were; a waiter that was refused meanwhile is woken here, so no wake-up is lost.
     /// </summary>
-    private void Undo(long bytes, MemoryBudget refusedBy, bool locked)
+    internal void Undo(long bytes, MemoryBudget refusedBy, bool locked)
     {
         bool waiters = false;
         for (MemoryBudget level = this; level != refusedBy; level = level.Parent!)
@@ -224,33 +224,53 @@ public sealed partial class MemoryBudget
         }
     }
 
-    /// <summary>The slow path after the fast path failed: returns null when granted, the wait for NoFail, or throws.</summary>
-    private Task? ChargeSlow(long bytes, AllocationMode mode, AllocationPriority priority, string? site, MemoryBudget refusedBy, CancellationToken cancellationToken)
+    /// <summary>
+    /// Every charge of the three entry points: inside the flow's reservation when one covers this budget (semantics §5),
+    /// else the fast path and, when it refuses, the slow path.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private ChargeOutcome ChargeCore(long bytes, AllocationMode mode, AllocationPriority priority, string? site, CancellationToken cancellationToken)
     {
+        if (ReservationScope.AnyOpen && ReservationScope.Covering(this) is { } reservation)
+        {
+            return reservation.ChargeWithin(this, bytes, mode, priority, site, cancellationToken);
+        }
+
+        return ChargeOrdinary(bytes, mode, priority, site, cancellationToken);
+    }
+
+    /// <summary>A charge of ordinary memory: the fast path and, when it refuses, the slow path.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal ChargeOutcome ChargeOrdinary(long bytes, AllocationMode mode, AllocationPriority priority, string? site, CancellationToken cancellationToken)
+    {
+        MemoryBudget? refusedBy = TryChargePath(bytes, Floor.Low, Ticket.Arrival, locked: false);
+        return refusedBy is null ? default : ChargeSlow(bytes, mode, priority, site, refusedBy, cancellationToken);
+    }
+
+    /// <summary>The slow path after the fast path refused: granted, refused, or (NoFail) the wait.</summary>
+    internal ChargeOutcome ChargeSlow(long bytes, AllocationMode mode, AllocationPriority priority, string? site, MemoryBudget refusedBy, CancellationToken cancellationToken)
+    {
+        Floor floor = SlowFloor(mode, priority);
         if (mode == AllocationMode.NoFail)
         {
-            CheckGrantable(bytes, SlowFloor(mode, priority));
+            CheckGrantable(bytes, floor);
         }
 
-        refusedBy = ChargeWithoutWaiting(bytes, mode, priority, refusedBy)!;
-        if (refusedBy is null)
-        {
-            return null;
-        }
-
-        if (mode != AllocationMode.NoFail)
-        {
-            throw new MemoryAllocationException(bytes, mode, site, GetSnapshot(), refusedBy.GetSnapshot());
-        }
-
-        return Wait(bytes, SlowFloor(mode, priority), mode, site, cancellationToken);
+        MemoryBudget? refused = ChargeWithoutWaiting(bytes, mode, priority, refusedBy);
+        return refused is null ? default
+            : mode != AllocationMode.NoFail ? new ChargeOutcome(refused, null)
+            : new ChargeOutcome(null, Wait(bytes, floor, mode, site, reserves: false, cancellationToken));
     }
+
+    /// <summary>The exception for a charge that was refused by <paramref name="refusedBy"/>.</summary>
+    internal MemoryAllocationException Refusal(long bytes, AllocationMode mode, string? site, MemoryBudget refusedBy) =>
+        new(bytes, mode, site, GetSnapshot(), refusedBy.GetSnapshot());
 
     /// <summary>
     /// Semantics §2 and §3 short of waiting: wake background reclaim, retry at the slow-path floor, then run the
     /// mode's direct reclaim. Returns null when granted, else the level that refused last.
     /// </summary>
-    private MemoryBudget? ChargeWithoutWaiting(long bytes, AllocationMode mode, AllocationPriority priority, MemoryBudget refusedBy)
+    internal MemoryBudget? ChargeWithoutWaiting(long bytes, AllocationMode mode, AllocationPriority priority, MemoryBudget refusedBy)
     {
         Tree.WakeBackgroundReclaim(refusedBy);
         Floor floor = SlowFloor(mode, priority);
@@ -287,19 +307,19 @@ public sealed partial class MemoryBudget
     }
 
     /// <summary>Parks a NoFail charge in the queue of the level that refuses it; the waker charges on its behalf.</summary>
-    private Task Wait(long bytes, Floor floor, AllocationMode mode, string? site, CancellationToken cancellationToken)
+    private Task Wait(long bytes, Floor floor, AllocationMode mode, string? site, bool reserves, CancellationToken cancellationToken)
     {
         Waiter waiter;
         lock (Tree.Sync)
         {
             ThrowIfDisposed();
-            waiter = Tree.NewWaiter(this, bytes, floor, mode, site);
-            MemoryBudget? refusedBy = TryChargeLocked(bytes, floor, waiter.Ticket);
+            waiter = Tree.NewWaiter(this, bytes, floor, mode, site, reserves);
+            MemoryBudget? refusedBy = TryGrant(waiter);
             while (refusedBy is not null)
             {
                 // Queue first, then look again: an uncharge that lands between the two sees the queued count and wakes us.
                 refusedBy.Queue.Add(waiter, refusedBy);
-                MemoryBudget? again = TryChargeLocked(bytes, floor, waiter.Ticket);
+                MemoryBudget? again = TryGrant(waiter);
                 if (again == refusedBy)
                 {
                     break;
@@ -337,7 +357,7 @@ public sealed partial class MemoryBudget
         return waiter.Completion.Task;
     }
 
-    private static Floor SlowFloor(AllocationMode mode, AllocationPriority priority) => priority == AllocationPriority.Normal
+    internal static Floor SlowFloor(AllocationMode mode, AllocationPriority priority) => priority == AllocationPriority.Normal
         ? Floor.Min
         : mode == AllocationMode.NoWait ? Floor.Atomic : Floor.HalfMin;
 
@@ -356,7 +376,7 @@ public sealed partial class MemoryBudget
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private void Validate(long bytes, AllocationMode mode, AllocationPriority priority)
+    internal void Validate(long bytes, AllocationMode mode, AllocationPriority priority)
     {
         if ((ulong)(bytes - 1) >= (ulong)_capacity)
         {
@@ -398,7 +418,7 @@ public sealed partial class MemoryBudget
             $"A charge of {bytes} bytes exceeds the capacity of budget '{Name}' ({_capacity} bytes) and could never be granted.");
     }
 
-    private static void ThrowNotPositive(long bytes) =>
+    internal static void ThrowNotPositive(long bytes) =>
         throw new ArgumentOutOfRangeException(nameof(bytes), bytes, $"The size must be positive; it was {bytes}.");
 
     private static void ThrowUndefined<T>(string name, T value)

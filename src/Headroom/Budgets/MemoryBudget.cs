@@ -22,9 +22,7 @@ public sealed partial class MemoryBudget : IDisposable
     private long _committed;
 
     /// <summary>Bytes promised to reservations and not yet drawn.</summary>
-#pragma warning disable CS0649 // assigned by reservations (semantics §5), which build on this core
     private long _reserved;
-#pragma warning restore CS0649
 
     private volatile bool _disposed;
 

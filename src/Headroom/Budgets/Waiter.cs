@@ -6,8 +6,9 @@ namespace Headroom;
 /// </summary>
 internal sealed class Waiter
 {
-    internal Waiter(MemoryBudget budget, long bytes, Floor floor, AllocationMode mode, string? site, long ticket, long startTimestamp)
+    internal Waiter(MemoryBudget budget, long bytes, Floor floor, AllocationMode mode, string? site, bool reserves, long ticket, long startTimestamp)
     {
+        Reserves = reserves;
         Budget = budget;
         Bytes = bytes;
         Floor = floor;
@@ -28,6 +29,9 @@ internal sealed class Waiter
     internal AllocationMode Mode { get; }
 
     internal string? Site { get; }
+
+    /// <summary>True for a reservation's admission: the grant also raises Reserved (semantics §5).</summary>
+    internal bool Reserves { get; }
 
     internal long Ticket { get; }
 

@@ -1,0 +1,151 @@
+using System.Diagnostics.CodeAnalysis;
+
+namespace Headroom;
+
+/// <summary>Reservations' admission (semantics §5): granted when Committed + A ≤ Capacity − Min at every level.</summary>
+public sealed partial class MemoryBudget
+{
+    /// <summary>Reserves <paramref name="bytes"/> if the budget can admit them now, without reclaim and without waiting.</summary>
+    /// <param name="bytes">The size; positive and at most Capacity − Min at this budget and every ancestor.</param>
+    /// <param name="reservation">The reservation, when admitted.</param>
+    /// <param name="mode">How charges inside it use it.</param>
+    /// <returns><see langword="true"/> when admitted; <see langword="false"/> with nothing changed.</returns>
+    /// <exception cref="ArgumentOutOfRangeException">The size or mode breaks its rule.</exception>
+    /// <exception cref="ObjectDisposedException">The budget was disposed.</exception>
+    public bool TryReserve(long bytes, [NotNullWhen(true)] out MemoryReservation? reservation, ReservationMode mode = ReservationMode.Watermark)
+    {
+        ValidateReservation(bytes, mode);
+        reservation = TryAdmit(bytes) ? new MemoryReservation(this, bytes, mode) : null;
+        return reservation is not null;
+    }
+
+    /// <summary>
+    /// Reserves <paramref name="bytes"/> before a transaction, so that nothing inside it can fail (guarantee G1).
+    /// Without room it runs direct reclaim, then waits in FIFO order with the other waiters, holding nothing.
+    /// </summary>
+    /// <param name="bytes">The size; positive and at most Capacity − Min at this budget and every ancestor.</param>
+    /// <param name="mode">How charges inside it use it.</param>
+    /// <param name="allowWhileHolding">
+    /// Waiting for a reservation while holding another on the same tree is the hold-and-wait deadlock; it is refused
+    /// unless this is <see langword="true"/>.
+    /// </param>
+    /// <param name="cancellationToken">Ends the wait; a cancelled request leaves nothing behind.</param>
+    /// <returns>The reservation; completed synchronously when there is room.</returns>
+    /// <exception cref="ArgumentOutOfRangeException">The size or mode breaks its rule.</exception>
+    /// <exception cref="InvalidOperationException">The flow already holds a reservation on this tree (in an open <see cref="ReservationScope"/>).</exception>
+    /// <exception cref="OperationCanceledException">Cancelled before it was admitted.</exception>
+    /// <exception cref="ObjectDisposedException">The budget was disposed, before or during the wait.</exception>
+    public ValueTask<MemoryReservation> ReserveAsync(long bytes, ReservationMode mode = ReservationMode.Watermark, bool allowWhileHolding = false, CancellationToken cancellationToken = default)
+    {
+        ValidateReservation(bytes, mode);
+        if (!allowWhileHolding && ReservationScope.Holding(Tree) is { } held)
+        {
+            throw new InvalidOperationException(
+                $"This flow holds a reservation of {held.Amount} bytes on budget '{held.Budget.Name}' and asks to wait for {bytes} more on budget '{Name}' of the same tree: " +
+                "two holders waiting for each other's memory deadlock (hold-and-wait). Reserve everything at once, grow the held reservation, or pass allowWhileHolding: true.");
+        }
+
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return ValueTask.FromCanceled<MemoryReservation>(cancellationToken);
+        }
+
+        Task? wait = AdmitOrWait(bytes, cancellationToken);
+        return wait is null ? new(new MemoryReservation(this, bytes, mode)) : new(AdmittedAsync(wait, bytes, mode));
+    }
+
+    /// <summary>Admits a reservation (or a growth) without reclaim or waiting.</summary>
+    internal bool TryAdmit(long bytes)
+    {
+        MemoryBudget? refusedBy = TryChargePath(bytes, Floor.Min, Ticket.Arrival, locked: false);
+        if (refusedBy is not null)
+        {
+            Tree.WakeBackgroundReclaim(refusedBy);
+            return false;
+        }
+
+        AddReserved(bytes);
+        return true;
+    }
+
+    /// <summary>Admits now (after direct reclaim if needed) and returns null, or returns the wait for admission.</summary>
+    internal Task? AdmitOrWait(long bytes, CancellationToken cancellationToken)
+    {
+        MemoryBudget? refusedBy = TryChargePath(bytes, Floor.Min, Ticket.Arrival, locked: false);
+        if (refusedBy is not null)
+        {
+            refusedBy = ChargeWithoutWaiting(bytes, AllocationMode.NoFail, AllocationPriority.Normal, refusedBy);
+        }
+
+        if (refusedBy is not null)
+        {
+            return Wait(bytes, Floor.Min, AllocationMode.NoFail, site: null, reserves: true, cancellationToken);
+        }
+
+        AddReserved(bytes);
+        return null;
+    }
+
+    internal void ValidateReservation(long bytes, ReservationMode mode)
+    {
+        if (bytes <= 0)
+        {
+            ThrowNotPositive(bytes);
+        }
+
+        if ((uint)mode > (uint)ReservationMode.Tokens)
+        {
+            throw new ArgumentOutOfRangeException(nameof(mode), mode, $"{mode} is not a defined {nameof(ReservationMode)}.");
+        }
+
+        for (MemoryBudget? level = this; level is not null; level = level.Parent)
+        {
+            if (bytes > level._capacity - level.Min)
+            {
+                throw new ArgumentOutOfRangeException(nameof(bytes), bytes,
+                    $"A reservation of {bytes} bytes could never be admitted: budget '{level.Name}' admits at most {level._capacity - level.Min} bytes (capacity {level._capacity} less its min reserve {level.Min}, which reservations never eat).");
+            }
+        }
+
+        ThrowIfDisposed();
+    }
+
+    /// <summary>Raises Reserved at every level after the admission raised Committed.</summary>
+    internal void AddReserved(long bytes)
+    {
+        for (MemoryBudget? level = this; level is not null; level = level.Parent)
+        {
+            Interlocked.Add(ref level._reserved, bytes);
+        }
+    }
+
+    /// <summary>Moves drawn bytes from Reserved to Used at every level: Committed does not change, so no check is needed.</summary>
+    internal void DrawReserved(long bytes)
+    {
+        for (MemoryBudget? level = this; level is not null; level = level.Parent)
+        {
+            Interlocked.Add(ref level._reserved, -bytes);
+        }
+    }
+
+    /// <summary>Returns a reservation's unused bytes to ordinary free memory and wakes the waiters that now fit.</summary>
+    internal void ReleaseReserved(long bytes) => Release(this, bytes, fromReserve: true, waiters: false);
+
+    /// <summary>
+    /// Charges the levels between <paramref name="target"/> and the reservation's budget (exclusive) for drawn bytes:
+    /// a descendant's own capacity still applies, but none of its watermarks or queues, since the draw never waits.
+    /// </summary>
+    internal static bool ChargeBelow(MemoryBudget target, MemoryReservation reservation, long bytes) =>
+        target.TryChargePath(bytes, Floor.None, Ticket.Jump, locked: false, stopAt: reservation.Budget) is null;
+
+    /// <summary>Tries ordinary memory without blocking: the fast path, then the slow-path floor, no reclaim.</summary>
+    internal bool TryChargeNow(long bytes, AllocationMode mode, AllocationPriority priority) =>
+        TryChargePath(bytes, Floor.Low, Ticket.Arrival, locked: false) is null
+        || TryChargePath(bytes, SlowFloor(mode, priority), Ticket.Arrival, locked: false) is null;
+
+    private async Task<MemoryReservation> AdmittedAsync(Task wait, long bytes, ReservationMode mode)
+    {
+        await wait.ConfigureAwait(false);
+        return new MemoryReservation(this, bytes, mode);
+    }
+}

@@ -1,0 +1,365 @@
+using System.Diagnostics;
+
+namespace Headroom;
+
+/// <summary>
+/// Memory promised to one transaction before it starts, so that nothing inside it can fail (semantics §5, guarantee G1):
+/// a charge of n ≤ <see cref="Remaining"/> is granted at once, never blocks and never fails, whatever other threads do.
+/// </summary>
+/// <remarks>
+/// Use it explicitly (<see cref="TryCharge"/>, <see cref="Charge"/>, <see cref="ChargeAsync"/>) or ambiently
+/// (<see cref="Enter"/>). Bytes charged through it are uncharged from the budget as usual and return to ordinary free
+/// memory, not to the reservation. Disposing returns exactly <see cref="Remaining"/>; disposing twice is harmless.
+/// G1 is the promise of the reservation's budget and its ancestors: a charge at a descendant still meets the
+/// descendant's own capacity.
+/// </remarks>
+[DebuggerDisplay("{Budget.Name,nq}: amount {Amount}, drawn {Drawn}, remaining {Remaining}")]
+public sealed class MemoryReservation : IDisposable, IAsyncDisposable
+{
+    private long _amount;
+    private long _drawn;
+    private long _remaining;
+    private int _disposed;
+
+    internal MemoryReservation(MemoryBudget budget, long amount, ReservationMode mode)
+    {
+        Budget = budget;
+        Mode = mode;
+        _amount = amount;
+        _remaining = amount;
+    }
+
+    /// <summary>Gets the budget the reservation was admitted by (it reserves at every ancestor too).</summary>
+    public MemoryBudget Budget { get; }
+
+    /// <summary>Gets how charges inside the reservation use it.</summary>
+    public ReservationMode Mode { get; }
+
+    /// <summary>Gets the bytes admitted: the first admission, plus growth, less what was shrunk.</summary>
+    public long Amount => Volatile.Read(ref _amount);
+
+    /// <summary>Gets the bytes charges have drawn from the reservation so far.</summary>
+    public long Drawn => Volatile.Read(ref _drawn);
+
+    /// <summary>Gets the bytes still promised: <see cref="Amount"/> − <see cref="Drawn"/>, and 0 once disposed.</summary>
+    public long Remaining => Volatile.Read(ref _remaining);
+
+    /// <summary>Gets whether the reservation was disposed.</summary>
+    public bool IsDisposed => Volatile.Read(ref _disposed) != 0;
+
+    /// <summary>Opens an ambient scope: charges on this flow against <see cref="Budget"/> or a descendant go through the reservation.</summary>
+    /// <returns>The scope; dispose it to restore the scope that was open before.</returns>
+    /// <exception cref="ObjectDisposedException">The reservation was disposed.</exception>
+    public ReservationScope Enter()
+    {
+        ThrowIfDisposed();
+        return new ReservationScope(this);
+    }
+
+    /// <summary>Charges <paramref name="bytes"/> to <see cref="Budget"/> through the reservation, without waiting for anyone.</summary>
+    /// <param name="bytes">The size; positive and not above the budget's capacity.</param>
+    /// <param name="mode">How the excess above <see cref="Remaining"/> is treated; NoFail is refused, as by <see cref="MemoryBudget.TryCharge"/>.</param>
+    /// <param name="priority">How deep into the min reserve the excess may go.</param>
+    /// <param name="site">An optional name for the caller.</param>
+    /// <returns><see langword="true"/> when charged; always when <paramref name="bytes"/> ≤ <see cref="Remaining"/>.</returns>
+    /// <exception cref="ArgumentOutOfRangeException">A size, mode or priority breaks its rule.</exception>
+    /// <exception cref="ObjectDisposedException">The reservation or its budget was disposed.</exception>
+    public bool TryCharge(long bytes, AllocationMode mode = AllocationMode.NoWait, AllocationPriority priority = AllocationPriority.Normal, string? site = null)
+    {
+        Budget.Validate(bytes, mode, priority);
+        if (mode == AllocationMode.NoFail)
+        {
+            throw new ArgumentOutOfRangeException(nameof(mode), mode,
+                "TryCharge never waits, and a NoFail charge waits until it is granted; use Charge or ChargeAsync for NoFail.");
+        }
+
+        ThrowIfDisposed();
+        return ChargeWithin(Budget, bytes, mode, priority, site, CancellationToken.None).RefusedBy is null;
+    }
+
+    /// <summary>Charges <paramref name="bytes"/> to <see cref="Budget"/> through the reservation; the excess above <see cref="Remaining"/> may block as its mode allows.</summary>
+    /// <param name="bytes">The size; positive and not above the budget's capacity.</param>
+    /// <param name="mode">How the excess above <see cref="Remaining"/> is treated.</param>
+    /// <param name="priority">How deep into the min reserve the excess may go.</param>
+    /// <param name="site">An optional name for the caller.</param>
+    /// <param name="cancellationToken">Ends a wait for the excess; nothing is left behind.</param>
+    /// <exception cref="MemoryAllocationException">The excess was not granted; nothing changed, the reservation included.</exception>
+    /// <exception cref="OperationCanceledException">Cancelled while the excess waited; nothing changed.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A size, mode or priority breaks its rule.</exception>
+    /// <exception cref="ObjectDisposedException">The reservation or its budget was disposed.</exception>
+    public void Charge(long bytes, AllocationMode mode = AllocationMode.NoFail, AllocationPriority priority = AllocationPriority.Normal, string? site = null, CancellationToken cancellationToken = default)
+    {
+        Budget.Validate(bytes, mode, priority);
+        ThrowIfDisposed();
+        cancellationToken.ThrowIfCancellationRequested();
+        ChargeWithin(Budget, bytes, mode, priority, site, cancellationToken).Complete(Budget, bytes, mode, site);
+    }
+
+    /// <summary>Charges <paramref name="bytes"/> to <see cref="Budget"/> through the reservation; the excess above <see cref="Remaining"/> may wait as its mode allows.</summary>
+    /// <param name="bytes">The size; positive and not above the budget's capacity.</param>
+    /// <param name="mode">How the excess above <see cref="Remaining"/> is treated.</param>
+    /// <param name="priority">How deep into the min reserve the excess may go.</param>
+    /// <param name="site">An optional name for the caller.</param>
+    /// <param name="cancellationToken">Ends a wait for the excess; nothing is left behind.</param>
+    /// <returns>A task completed synchronously, without allocating, whenever the reservation covers the charge.</returns>
+    /// <exception cref="MemoryAllocationException">The excess was not granted; nothing changed, the reservation included.</exception>
+    /// <exception cref="OperationCanceledException">Cancelled while the excess waited; nothing changed.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A size, mode or priority breaks its rule.</exception>
+    /// <exception cref="ObjectDisposedException">The reservation or its budget was disposed.</exception>
+    public ValueTask ChargeAsync(long bytes, AllocationMode mode = AllocationMode.NoFail, AllocationPriority priority = AllocationPriority.Normal, string? site = null, CancellationToken cancellationToken = default)
+    {
+        Budget.Validate(bytes, mode, priority);
+        ThrowIfDisposed();
+        return cancellationToken.IsCancellationRequested
+            ? ValueTask.FromCanceled(cancellationToken)
+            : ChargeWithin(Budget, bytes, mode, priority, site, cancellationToken).AsValueTask(Budget, bytes, mode, site);
+    }
+
+    /// <summary>Returns <paramref name="bytes"/> of the reservation early, to ordinary free memory.</summary>
+    /// <param name="bytes">The size; positive and not above <see cref="Remaining"/>.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="bytes"/> is not positive or exceeds <see cref="Remaining"/>; nothing changed.</exception>
+    /// <exception cref="ObjectDisposedException">The reservation was disposed.</exception>
+    public void Shrink(long bytes)
+    {
+        if (bytes <= 0)
+        {
+            MemoryBudget.ThrowNotPositive(bytes);
+        }
+
+        ThrowIfDisposed();
+        long remaining = Volatile.Read(ref _remaining);
+        while (true)
+        {
+            if (bytes > remaining)
+            {
+                throw new ArgumentOutOfRangeException(nameof(bytes), bytes,
+                    $"Cannot shrink the reservation on budget '{Budget.Name}' by {bytes} bytes: only {remaining} bytes remain.");
+            }
+
+            long seen = Interlocked.CompareExchange(ref _remaining, remaining - bytes, remaining);
+            if (seen == remaining)
+            {
+                break;
+            }
+
+            remaining = seen;
+        }
+
+        Interlocked.Add(ref _amount, -bytes);
+        Budget.ReleaseReserved(bytes);
+    }
+
+    /// <summary>Grows the reservation by <paramref name="bytes"/> if the budget can admit them now; growing is a new admission.</summary>
+    /// <param name="bytes">The size; positive and at most Capacity − Min at the budget and every ancestor.</param>
+    /// <returns><see langword="true"/> when admitted; <see langword="false"/> with nothing changed.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="bytes"/> breaks its rule.</exception>
+    /// <exception cref="ObjectDisposedException">The reservation or its budget was disposed.</exception>
+    public bool TryGrow(long bytes)
+    {
+        Budget.ValidateReservation(bytes, Mode);
+        ThrowIfDisposed();
+        if (!Budget.TryAdmit(bytes))
+        {
+            return false;
+        }
+
+        Grown(bytes);
+        return true;
+    }
+
+    /// <summary>
+    /// Grows the reservation by <paramref name="bytes"/>, waiting for admission if needed. Calling it is the explicit
+    /// opt-in to waiting while holding this reservation.
+    /// </summary>
+    /// <param name="bytes">The size; positive and at most Capacity − Min at the budget and every ancestor.</param>
+    /// <param name="cancellationToken">Ends the wait; the reservation stays as it was.</param>
+    /// <returns>A task that completes when the growth was admitted.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="bytes"/> breaks its rule.</exception>
+    /// <exception cref="OperationCanceledException">Cancelled before it was admitted.</exception>
+    /// <exception cref="ObjectDisposedException">The reservation or its budget was disposed.</exception>
+    public ValueTask GrowAsync(long bytes, CancellationToken cancellationToken = default)
+    {
+        Budget.ValidateReservation(bytes, Mode);
+        ThrowIfDisposed();
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return ValueTask.FromCanceled(cancellationToken);
+        }
+
+        if (Budget.AdmitOrWait(bytes, cancellationToken) is { } wait)
+        {
+            return new ValueTask(GrownAsync(wait, bytes));
+        }
+
+        Grown(bytes);
+        return default;
+    }
+
+    /// <summary>Returns exactly <see cref="Remaining"/> to the budget. Disposing twice is harmless.</summary>
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 0)
+        {
+            ReleaseRemaining();
+        }
+    }
+
+    /// <summary>Returns exactly <see cref="Remaining"/> to the budget. Disposing twice is harmless.</summary>
+    /// <returns>A completed task.</returns>
+    public ValueTask DisposeAsync()
+    {
+        Dispose();
+        return default;
+    }
+
+    /// <summary>
+    /// A charge of <paramref name="bytes"/> at <paramref name="target"/> (this budget or a descendant) inside the
+    /// reservation. Watermark mode tries ordinary memory first without blocking; then it takes what it can from the
+    /// reservation and treats the excess by its mode. A refusal or a cancelled wait gives back what it took.
+    /// </summary>
+    internal ChargeOutcome ChargeWithin(MemoryBudget target, long bytes, AllocationMode mode, AllocationPriority priority, string? site, CancellationToken cancellationToken)
+    {
+        if (Mode == ReservationMode.Watermark && target.TryChargeNow(bytes, mode, priority))
+        {
+            return default;
+        }
+
+        long drawn = Take(bytes);
+        if (drawn > 0 && !MemoryBudget.ChargeBelow(target, this, drawn))
+        {
+            Return(drawn); // a descendant's own capacity refused: the whole charge is ordinary
+            drawn = 0;
+        }
+
+        if (drawn == bytes)
+        {
+            Draw(drawn);
+            return default;
+        }
+
+        ChargeOutcome excess;
+        try
+        {
+            excess = target.ChargeOrdinary(bytes - drawn, mode, priority, site, cancellationToken);
+        }
+        catch
+        {
+            Unwind(target, drawn);
+            throw;
+        }
+
+        if (excess.RefusedBy is not null)
+        {
+            Unwind(target, drawn);
+            return excess;
+        }
+
+        if (excess.Wait is { } wait)
+        {
+            return new ChargeOutcome(null, DrawAfterAsync(wait, target, drawn));
+        }
+
+        Draw(drawn);
+        return default;
+    }
+
+    /// <summary>Claims up to <paramref name="bytes"/> of <see cref="Remaining"/>; returns what it claimed.</summary>
+    private long Take(long bytes)
+    {
+        long remaining = Volatile.Read(ref _remaining);
+        while (true)
+        {
+            long take = Math.Min(bytes, remaining);
+            if (take == 0)
+            {
+                return 0;
+            }
+
+            long seen = Interlocked.CompareExchange(ref _remaining, remaining - take, remaining);
+            if (seen == remaining)
+            {
+                return take;
+            }
+
+            remaining = seen;
+        }
+    }
+
+    /// <summary>Gives back claimed bytes; if the reservation was disposed meanwhile, they go to the budget instead.</summary>
+    private void Return(long bytes)
+    {
+        if (bytes == 0)
+        {
+            return;
+        }
+
+        Interlocked.Add(ref _remaining, bytes);
+        if (IsDisposed)
+        {
+            ReleaseRemaining();
+        }
+    }
+
+    private void Grown(long bytes)
+    {
+        Interlocked.Add(ref _amount, bytes);
+        Return(bytes); // the admitted bytes join Remaining, or go straight back if disposed meanwhile
+    }
+
+    private async Task GrownAsync(Task wait, long bytes)
+    {
+        await wait.ConfigureAwait(false);
+        Grown(bytes);
+    }
+
+    /// <summary>Claimed bytes become used: Reserved falls at every level of the reservation's path.</summary>
+    private void Draw(long bytes)
+    {
+        if (bytes > 0)
+        {
+            Budget.DrawReserved(bytes);
+            Interlocked.Add(ref _drawn, bytes);
+        }
+    }
+
+    private void Unwind(MemoryBudget target, long drawn)
+    {
+        if (drawn > 0)
+        {
+            target.Undo(drawn, Budget, locked: false);
+            Return(drawn);
+        }
+    }
+
+    private async Task DrawAfterAsync(Task excess, MemoryBudget target, long drawn)
+    {
+        try
+        {
+            await excess.ConfigureAwait(false);
+        }
+        catch
+        {
+            Unwind(target, drawn);
+            throw;
+        }
+
+        Draw(drawn);
+    }
+
+    private void ReleaseRemaining()
+    {
+        long rest = Interlocked.Exchange(ref _remaining, 0);
+        if (rest > 0)
+        {
+            Budget.ReleaseReserved(rest);
+        }
+    }
+
+    private void ThrowIfDisposed()
+    {
+        if (IsDisposed)
+        {
+            throw new ObjectDisposedException(nameof(MemoryReservation), $"The reservation on budget '{Budget.Name}' was disposed.");
+        }
+    }
+}
