@@ -11,7 +11,7 @@ public sealed class BadInputTests
     [InlineData(long.MaxValue)]
     public async Task A_size_that_is_not_positive_or_above_capacity_is_refused_by_every_call(long bytes)
     {
-        using MemoryBudget budget = Budgets.Flat(100);
+        using MemoryBudget budget = TestBudgets.Flat(100);
         budget.Charge(10, AllocationMode.NoWait);
 
         string value = bytes.ToString(System.Globalization.CultureInfo.InvariantCulture);
@@ -28,14 +28,14 @@ public sealed class BadInputTests
 
         Assert.Equal(10, budget.Used);
         budget.Uncharge(10);
-        Budgets.AssertEmpty(budget);
+        TestBudgets.AssertEmpty(budget);
     }
 
     [Fact]
     public void Uncharging_more_than_is_charged_is_refused_and_changes_nothing()
     {
-        using MemoryBudget root = Budgets.Flat(100, "root");
-        MemoryBudget child = root.CreateChild(Budgets.Flat("child", 100));
+        using MemoryBudget root = TestBudgets.Flat(100, "root");
+        MemoryBudget child = root.CreateChild(TestBudgets.Flat("child", 100));
         child.Charge(30, AllocationMode.NoWait);
 
         var e = Assert.Throws<ArgumentOutOfRangeException>(() => child.Uncharge(31));
@@ -47,22 +47,22 @@ public sealed class BadInputTests
 
         child.Uncharge(30);
         Assert.Throws<ArgumentOutOfRangeException>(() => root.Uncharge(1));
-        Budgets.AssertEmpty(root, child);
+        TestBudgets.AssertEmpty(root, child);
     }
 
     [Fact]
     public void Undefined_modes_and_priorities_are_refused()
     {
-        using MemoryBudget budget = Budgets.Flat(100);
+        using MemoryBudget budget = TestBudgets.Flat(100);
         Assert.Equal("mode", Assert.Throws<ArgumentOutOfRangeException>(() => budget.TryCharge(1, (AllocationMode)7)).ParamName);
         Assert.Equal("priority", Assert.Throws<ArgumentOutOfRangeException>(() => budget.TryCharge(1, AllocationMode.NoWait, (AllocationPriority)(-1))).ParamName);
-        Budgets.AssertEmpty(budget);
+        TestBudgets.AssertEmpty(budget);
     }
 
     [Fact]
     public async Task Use_after_dispose_throws_but_uncharge_still_unwinds()
     {
-        var budget = Budgets.Flat(100);
+        var budget = TestBudgets.Flat(100);
         budget.Charge(10, AllocationMode.NoWait);
         budget.Dispose();
 
@@ -73,6 +73,6 @@ public sealed class BadInputTests
         budget.Dispose();
 
         budget.Uncharge(10);
-        Budgets.AssertEmpty(budget);
+        TestBudgets.AssertEmpty(budget);
     }
 }

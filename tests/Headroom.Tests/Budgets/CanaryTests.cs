@@ -55,7 +55,7 @@ public sealed class CanaryTests
         Assert.Equal(2, _logger.Collector.Count); // nobody waits: the canary is quiet
 
         budget.Uncharge(100);
-        Budgets.AssertEmpty(budget);
+        TestBudgets.AssertEmpty(budget);
     }
 
     [Fact]
@@ -70,7 +70,7 @@ public sealed class CanaryTests
         _clock.Advance(Interval * 2);
         Assert.Equal(0, _logger.Collector.Count);
         budget.Uncharge(100);
-        Budgets.AssertEmpty(budget);
+        TestBudgets.AssertEmpty(budget);
     }
 
     [Fact]
@@ -88,6 +88,6 @@ public sealed class CanaryTests
         budget.Uncharge(10);
         await wait;
         budget.Uncharge(100);
-        Budgets.AssertEmpty(budget);
+        TestBudgets.AssertEmpty(budget);
     }
 }

@@ -6,12 +6,12 @@ public sealed class WaitQueueTests
     [Fact]
     public async Task A_large_waiter_is_not_starved_by_smaller_ones_behind_it()
     {
-        using MemoryBudget budget = Budgets.Flat(100);
+        using MemoryBudget budget = TestBudgets.Flat(100);
         budget.Charge(100, AllocationMode.NoWait);
 
         ValueTask large = budget.ChargeAsync(60, AllocationMode.NoFail);
         ValueTask small = budget.ChargeAsync(10, AllocationMode.NoFail);
-        Budgets.AssertQueued(budget, 2);
+        TestBudgets.AssertQueued(budget, 2);
 
         budget.Uncharge(50); // room for the small one, not for the large one ahead of it
         Assert.False(large.IsCompleted);
@@ -24,13 +24,13 @@ public sealed class WaitQueueTests
         Assert.Equal(100, budget.Used);
 
         budget.Uncharge(100);
-        Budgets.AssertEmpty(budget);
+        TestBudgets.AssertEmpty(budget);
     }
 
     [Fact]
     public async Task Only_waiters_that_fit_are_woken_in_order()
     {
-        using MemoryBudget budget = Budgets.Flat(100);
+        using MemoryBudget budget = TestBudgets.Flat(100);
         budget.Charge(100, AllocationMode.NoWait);
         ValueTask first = budget.ChargeAsync(20, AllocationMode.NoFail);
         ValueTask second = budget.ChargeAsync(20, AllocationMode.NoFail);
@@ -40,18 +40,18 @@ public sealed class WaitQueueTests
         await first;
         await second;
         Assert.False(third.IsCompleted);
-        Budgets.AssertQueued(budget, 1);
+        TestBudgets.AssertQueued(budget, 1);
 
         budget.Uncharge(15);
         await third;
         budget.Uncharge(100);
-        Budgets.AssertEmpty(budget);
+        TestBudgets.AssertEmpty(budget);
     }
 
     [Fact]
     public async Task A_cancelled_waiter_leaves_nothing_behind_and_lets_the_next_one_through()
     {
-        using MemoryBudget budget = Budgets.Flat(100);
+        using MemoryBudget budget = TestBudgets.Flat(100);
         budget.Charge(100, AllocationMode.NoWait);
         using var cts = new CancellationTokenSource();
 
@@ -67,25 +67,25 @@ public sealed class WaitQueueTests
         Assert.Equal(60, budget.Used);
 
         budget.Uncharge(60);
-        Budgets.AssertEmpty(budget);
+        TestBudgets.AssertEmpty(budget);
     }
 
     [Fact]
     public async Task A_charge_whose_token_is_already_cancelled_changes_nothing()
     {
-        using MemoryBudget budget = Budgets.Flat(100);
+        using MemoryBudget budget = TestBudgets.Flat(100);
         using var cts = new CancellationTokenSource();
         await cts.CancelAsync();
 
         Assert.Throws<OperationCanceledException>(() => budget.Charge(10, AllocationMode.NoFail, cancellationToken: cts.Token));
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => budget.ChargeAsync(10, AllocationMode.NoFail, cancellationToken: cts.Token).AsTask());
-        Budgets.AssertEmpty(budget);
+        TestBudgets.AssertEmpty(budget);
     }
 
     [Fact]
     public async Task A_blocking_charge_is_cancelled_from_another_thread()
     {
-        using MemoryBudget budget = Budgets.Flat(100);
+        using MemoryBudget budget = TestBudgets.Flat(100);
         budget.Charge(100, AllocationMode.NoWait);
         using var cts = new CancellationTokenSource();
 
@@ -99,13 +99,13 @@ public sealed class WaitQueueTests
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => charger.WaitAsync(TimeSpan.FromSeconds(30)));
         Assert.Equal(100, budget.Used);
         budget.Uncharge(100);
-        Budgets.AssertEmpty(budget);
+        TestBudgets.AssertEmpty(budget);
     }
 
     [Fact]
     public async Task A_cancellation_after_the_grant_does_not_take_the_grant_back()
     {
-        using MemoryBudget budget = Budgets.Flat(100);
+        using MemoryBudget budget = TestBudgets.Flat(100);
         budget.Charge(100, AllocationMode.NoWait);
         using var cts = new CancellationTokenSource();
         ValueTask wait = budget.ChargeAsync(10, AllocationMode.NoFail, cancellationToken: cts.Token);
@@ -116,13 +116,13 @@ public sealed class WaitQueueTests
         Assert.Equal(100, budget.Used);
 
         budget.Uncharge(100);
-        Budgets.AssertEmpty(budget);
+        TestBudgets.AssertEmpty(budget);
     }
 
     [Fact]
     public async Task Disposing_the_budget_fails_its_waiters()
     {
-        var budget = Budgets.Flat(100);
+        var budget = TestBudgets.Flat(100);
         budget.Charge(100, AllocationMode.NoWait);
         ValueTask wait = budget.ChargeAsync(10, AllocationMode.NoFail);
 
@@ -132,6 +132,6 @@ public sealed class WaitQueueTests
         Assert.Equal(100, budget.Used);
 
         budget.Uncharge(100); // holders may still unwind
-        Budgets.AssertEmpty(budget);
+        TestBudgets.AssertEmpty(budget);
     }
 }

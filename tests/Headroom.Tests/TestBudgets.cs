@@ -1,7 +1,7 @@
-namespace Headroom.Tests.Budgets;
+namespace Headroom.Tests;
 
 /// <summary>Budgets with round watermarks, so that each rule of semantics §2 lands on a number a reader can check.</summary>
-internal static class Budgets
+internal static class TestBudgets
 {
     /// <summary>Capacity 1000, min 100, low 200, high 300; no canary.</summary>
     internal static MemoryBudget Small(string name = "small") => new(new MemoryBudgetOptions

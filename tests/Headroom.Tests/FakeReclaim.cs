@@ -1,6 +1,6 @@
 using Headroom.Reclaim;
 
-namespace Headroom.Tests.Budgets;
+namespace Headroom.Tests;
 
 /// <summary>
 /// A cache charged to a budget, standing in for the reclaim mechanism behind the budget's seam: each direct pass
