@@ -4,8 +4,9 @@ namespace Headroom.Tests.Properties;
 
 /// <summary>
 /// Random operations over random budget trees, checked against a small model after every step: invariant I1 at every
-/// level, exact accounting (a level's Used is what its subtree holds), refusals that change nothing, and no waiter
-/// left behind once everything is returned.
+/// level, exact accounting (a level's Used is what its subtree holds, its Reserved what its subtree's reservations
+/// still promise), refusals that change nothing, guarantee G1 on every draw, and no waiter left behind once
+/// everything is returned.
 /// </summary>
 public sealed class BudgetModelTests
 {
@@ -15,11 +16,25 @@ public sealed class BudgetModelTests
         Uncharge,
         WaitingCharge,
         BadCharge,
+        Reserve,
+        ReservedCharge,
+        Shrink,
+        Release,
     }
 
     private sealed record Node(int Parent, long Capacity, long Min, long Low, long High);
 
     private sealed record Step(Op Op, int Budget, long Bytes, AllocationMode Mode, AllocationPriority Priority);
+
+    /// <summary>A live reservation and what the model expects of it.</summary>
+    private sealed class Held(int budget, MemoryReservation reservation)
+    {
+        public int Budget { get; } = budget;
+
+        public MemoryReservation Reservation { get; } = reservation;
+
+        public long Remaining { get; set; } = reservation.Amount;
+    }
 
     private static readonly Gen<Node[]> Trees =
         from rootCapacity in Gen.Long[16, 4096]
@@ -27,7 +42,9 @@ public sealed class BudgetModelTests
         select Build(rootCapacity, extra);
 
     private static readonly Gen<Step> Steps =
-        from op in Gen.Frequency((4, Gen.Const(Op.Charge)), (4, Gen.Const(Op.Uncharge)), (2, Gen.Const(Op.WaitingCharge)), (1, Gen.Const(Op.BadCharge)))
+        from op in Gen.Frequency(
+            (4, Gen.Const(Op.Charge)), (4, Gen.Const(Op.Uncharge)), (2, Gen.Const(Op.WaitingCharge)), (1, Gen.Const(Op.BadCharge)),
+            (2, Gen.Const(Op.Reserve)), (4, Gen.Const(Op.ReservedCharge)), (1, Gen.Const(Op.Shrink)), (1, Gen.Const(Op.Release)))
         from budget in Gen.Int[0, 5]
         from fraction in Gen.Double[0.01, 0.6]
         from mode in Gen.Int[0, 2].Select(m => (AllocationMode)m) // the modes that do not wait
@@ -36,7 +53,7 @@ public sealed class BudgetModelTests
 
     [Fact]
     public void Random_operations_keep_I1_and_exact_accounting_at_every_level() =>
-        Gen.Select(Trees, Steps.Array[1, 60]).Sample((tree, steps) => Run(tree, steps), iter: 400);
+        Gen.Select(Trees, Steps.Array[1, 60]).Sample((tree, steps) => Run(tree, steps), iter: 1000);
 
     private static Node[] Build(long rootCapacity, (int Parent, double Share, double Min, double Low, double High)[] extra)
     {
@@ -92,6 +109,7 @@ public sealed class BudgetModelTests
     {
         private readonly List<long>[] _held = [.. tree.Select(_ => new List<long>())];
         private readonly List<(int Budget, long Bytes, Task Wait)> _waiting = [];
+        private readonly List<Held> _reservations = [];
 
         public void Apply(Step step)
         {
@@ -143,6 +161,58 @@ public sealed class BudgetModelTests
                     break;
                 }
 
+                case Op.Reserve:
+                {
+                    long bytes = Math.Max(1, step.Bytes * tree[b].Capacity / 1_000_000);
+                    if (!Admissible(b, bytes))
+                    {
+                        Assert.Throws<ArgumentOutOfRangeException>(() => budget.TryReserve(bytes, out _));
+                        break;
+                    }
+
+                    bool expected = Fits(b, bytes, n => n.Min);
+                    long[] before = Used();
+                    ReservationMode mode = step.Priority == AllocationPriority.High ? ReservationMode.Tokens : ReservationMode.Watermark;
+                    Assert.Equal(expected, budget.TryReserve(bytes, out MemoryReservation? r, mode));
+                    if (r is not null)
+                    {
+                        _reservations.Add(new Held(b, r));
+                    }
+                    else
+                    {
+                        Assert.Equal(before, Used()); // a refusal changes nothing
+                    }
+
+                    break;
+                }
+
+                case Op.ReservedCharge when _reservations.Count > 0:
+                    ChargeThrough(_reservations[(int)(step.Bytes % _reservations.Count)], step);
+                    break;
+
+                case Op.Shrink when _reservations.Count > 0:
+                {
+                    Held held = _reservations[(int)(step.Bytes % _reservations.Count)];
+                    long bytes = held.Remaining == 0 ? 1 : 1 + (step.Bytes % held.Remaining);
+                    if (held.Remaining == 0)
+                    {
+                        Assert.Throws<ArgumentOutOfRangeException>(() => held.Reservation.Shrink(bytes));
+                        break;
+                    }
+
+                    held.Reservation.Shrink(bytes);
+                    held.Remaining -= bytes;
+                    break;
+                }
+
+                case Op.Release when _reservations.Count > 0:
+                {
+                    Held held = _reservations[(int)(step.Bytes % _reservations.Count)];
+                    held.Reservation.Dispose();
+                    _reservations.Remove(held);
+                    break;
+                }
+
                 case Op.BadCharge:
                 {
                     long[] before = Used();
@@ -163,12 +233,66 @@ public sealed class BudgetModelTests
                 MemoryBudgetSnapshot s = budgets[i].GetSnapshot();
                 Assert.True(s.Used >= 0 && s.Reserved >= 0 && s.Used + s.Reserved <= s.Capacity, $"I1 broken: {s}");
                 Assert.Equal(SubtreeHeld(i), s.Used);
+                Assert.Equal(SubtreeReserved(i), s.Reserved);
+            }
+
+            foreach (Held held in _reservations)
+            {
+                Assert.Equal(held.Remaining, held.Reservation.Remaining);
+                Assert.Equal(held.Reservation.Amount, held.Reservation.Drawn + held.Reservation.Remaining);
+            }
+        }
+
+        /// <summary>
+        /// A charge through a reservation: Watermark mode takes ordinary memory when it fits without blocking; then
+        /// what the reservation covers is drawn and the excess must fit as ordinary memory. G1: a charge the
+        /// reservation covers is always granted.
+        /// </summary>
+        private void ChargeThrough(Held held, Step step)
+        {
+            int b = held.Budget;
+            long bytes = Math.Max(1, step.Bytes % (2 * Math.Max(1, held.Remaining) + 1));
+            if (bytes > tree[b].Capacity)
+            {
+                return;
+            }
+
+            Func<Node, long> floor = SlowFloor(step.Mode, step.Priority);
+            bool ordinary = held.Reservation.Mode == ReservationMode.Watermark && (Fits(b, bytes, n => n.Low) || Fits(b, bytes, floor));
+            long drawn = ordinary ? 0 : Math.Min(bytes, held.Remaining);
+            long excess = ordinary ? 0 : bytes - drawn;
+            bool expected = ordinary || excess == 0 || Fits(b, excess, floor);
+
+            long[] before = Used();
+            bool granted = held.Reservation.TryCharge(bytes, step.Mode, step.Priority);
+            Assert.Equal(expected, granted);
+            if (bytes <= held.Remaining)
+            {
+                Assert.True(granted, "G1: a charge the reservation covers was refused");
+            }
+
+            if (granted)
+            {
+                held.Remaining -= drawn;
+                _held[b].Add(bytes);
+            }
+            else
+            {
+                Assert.Equal(before, Used());
             }
         }
 
         /// <summary>Returns everything, repeatedly, until every waiter was granted and returned: no lost wake-up.</summary>
         public void Drain()
         {
+            foreach (Held held in _reservations)
+            {
+                held.Reservation.Dispose();
+            }
+
+            _reservations.Clear();
+            Collect();
+
             while (_held.Any(h => h.Count > 0))
             {
                 for (int b = 0; b < budgets.Length; b++)
@@ -222,6 +346,19 @@ public sealed class BudgetModelTests
             return true;
         }
 
+        private bool Admissible(int b, long bytes)
+        {
+            for (int i = b; i >= 0; i = tree[i].Parent)
+            {
+                if (bytes > tree[i].Capacity - tree[i].Min)
+                {
+                    return false;
+                }
+            }
+
+            return true;
+        }
+
         private bool Grantable(int b, long bytes)
         {
             for (int i = b; i >= 0; i = tree[i].Parent)
@@ -260,6 +397,24 @@ public sealed class BudgetModelTests
             return sum;
         }
 
-        private long[] Used() => [.. budgets.Select(x => x.Used)];
+        private long SubtreeReserved(int root)
+        {
+            long sum = 0;
+            foreach (Held held in _reservations)
+            {
+                for (int j = held.Budget; j >= 0; j = tree[j].Parent)
+                {
+                    if (j == root)
+                    {
+                        sum += held.Remaining;
+                        break;
+                    }
+                }
+            }
+
+            return sum;
+        }
+
+        private long[] Used() => [.. budgets.Select(x => x.Committed)];
     }
 }
