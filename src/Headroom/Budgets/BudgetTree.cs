@@ -11,12 +11,15 @@ namespace Headroom;
 internal sealed class BudgetTree
 {
     private readonly LinkedList<Waiter> _byAge = new();
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, SitePolicy> _sites = new(StringComparer.Ordinal);
     private long _nextTicket = 1;
 
     internal BudgetTree(TimeProvider timeProvider, ILogger logger, TimeSpan canaryInterval)
     {
         TimeProvider = timeProvider;
         Canary = new StallCanary(this, logger, canaryInterval);
+        Reclaimers = new ReclaimDriver(this, logger);
+        Reclaim = Reclaimers;
     }
 
     /// <summary>The lock over every queue, waiter and child list of the tree (a Monitor, so Coyote can schedule it).</summary>
@@ -26,8 +29,11 @@ internal sealed class BudgetTree
 
     internal StallCanary Canary { get; }
 
-    /// <summary>The reclaim seam (background and direct reclaim); null until reclaim is wired in.</summary>
-    internal IReclaimDriver? Reclaim { get; set; }
+    /// <summary>The tree's shrinkers, priority loop and background worker.</summary>
+    internal ReclaimDriver Reclaimers { get; }
+
+    /// <summary>The seam through which charges ask for reclaim: <see cref="Reclaimers"/>, or a stand-in in tests.</summary>
+    internal IReclaimDriver Reclaim { get; set; }
 
     /// <summary>Waiters of the whole tree, oldest first. Guarded by <see cref="Sync"/>.</summary>
     internal LinkedList<Waiter> ByAge => _byAge;
@@ -118,5 +124,20 @@ internal sealed class BudgetTree
         }
     }
 
-    internal void WakeBackgroundReclaim(MemoryBudget level) => Reclaim?.WakeBackground(level);
+    /// <summary>The policy of <paramref name="site"/>, or null; read only on the slow path and at the blocking entry points.</summary>
+    internal SitePolicy? SitePolicy(string? site) => site is not null && !_sites.IsEmpty && _sites.TryGetValue(site, out SitePolicy? policy) ? policy : null;
+
+    internal void SetSitePolicy(string site, SitePolicy? policy)
+    {
+        if (policy is null)
+        {
+            _sites.TryRemove(site, out _);
+        }
+        else
+        {
+            _sites[site] = policy;
+        }
+    }
+
+    internal void WakeBackgroundReclaim(MemoryBudget level) => Reclaim.WakeBackground(level);
 }

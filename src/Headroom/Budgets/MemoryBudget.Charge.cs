@@ -1,3 +1,4 @@
+using Headroom.Reclaim;
 using System.Runtime.CompilerServices;
 
 namespace Headroom;
@@ -29,7 +30,7 @@ public sealed partial class MemoryBudget
                 "TryCharge never waits, and a NoFail charge waits until it is granted; use Charge or ChargeAsync for NoFail.");
         }
 
-        return ChargeCore(bytes, mode, priority, site, CancellationToken.None).RefusedBy is null;
+        return ChargeCore(bytes, mode, priority, site: null, CancellationToken.None).RefusedBy is null; // never waits: no site policy
     }
 
     /// <summary>Charges <paramref name="bytes"/>, blocking the calling thread as <paramref name="mode"/> allows.</summary>
@@ -46,6 +47,7 @@ public sealed partial class MemoryBudget
     {
         Validate(bytes, mode, priority);
         cancellationToken.ThrowIfCancellationRequested();
+        mode = Tree.SitePolicy(site)?.Apply(mode) ?? mode;
         ChargeCore(bytes, mode, priority, site, cancellationToken).Complete(this, bytes, mode, site);
     }
 
@@ -68,6 +70,7 @@ public sealed partial class MemoryBudget
             return ValueTask.FromCanceled(cancellationToken);
         }
 
+        mode = Tree.SitePolicy(site)?.Apply(mode) ?? mode;
         return ChargeCore(bytes, mode, priority, site, cancellationToken).AsValueTask(this, bytes, mode, site);
     }
 
@@ -109,6 +112,8 @@ public sealed partial class MemoryBudget
     /// </summary>
     private void Release(MemoryBudget? start, long bytes, bool fromReserve, bool waiters)
     {
+        AllocationContext.Current?.Reclaiming?.Add(bytes); // inside a reclaimer: this is its progress
+
         for (MemoryBudget? level = start; level is not null; level = level.Parent)
         {
             if (fromReserve)
@@ -231,12 +236,29 @@ public sealed partial class MemoryBudget
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private ChargeOutcome ChargeCore(long bytes, AllocationMode mode, AllocationPriority priority, string? site, CancellationToken cancellationToken)
     {
-        if (ReservationScope.AnyOpen && ReservationScope.Covering(this) is { } reservation)
+        return AllocationContext.Current is { } context
+            ? ChargeInContext(context, bytes, mode, priority, site, cancellationToken)
+            : ChargeOrdinary(bytes, mode, priority, site, cancellationToken);
+    }
+
+    /// <summary>
+    /// A charge on a flow with an open scope. Inside a reclaimer (PF_MEMALLOC) it may use the whole min reserve, jumps
+    /// the queue and never recurses into reclaim; inside a reservation that covers this budget it goes through it.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private ChargeOutcome ChargeInContext(AllocationContext context, long bytes, AllocationMode mode, AllocationPriority priority, string? site, CancellationToken cancellationToken)
+    {
+        if (context.Reclaiming is not null)
         {
-            return reservation.ChargeWithin(this, bytes, mode, priority, site, cancellationToken);
+            MemoryBudget? refusedBy = TryChargePath(bytes, Floor.None, Ticket.Jump, locked: false);
+            return refusedBy is null ? default
+                : mode != AllocationMode.NoFail ? new ChargeOutcome(refusedBy, null)
+                : new ChargeOutcome(null, Wait(bytes, Floor.None, mode, site, reserves: false, cancellationToken));
         }
 
-        return ChargeOrdinary(bytes, mode, priority, site, cancellationToken);
+        return context.Covering(this) is { } reservation
+            ? reservation.ChargeWithin(this, bytes, mode, priority, site, cancellationToken)
+            : ChargeOrdinary(bytes, mode, priority, site, cancellationToken);
     }
 
     /// <summary>A charge of ordinary memory: the fast path and, when it refuses, the slow path.</summary>
@@ -256,10 +278,36 @@ public sealed partial class MemoryBudget
             CheckGrantable(bytes, floor);
         }
 
-        MemoryBudget? refused = ChargeWithoutWaiting(bytes, mode, priority, refusedBy);
-        return refused is null ? default
-            : mode != AllocationMode.NoFail ? new ChargeOutcome(refused, null)
+        SitePolicy? policy = Tree.SitePolicy(site);
+        MemoryBudget? refused = ChargeWithoutWaiting(bytes, mode, priority, refusedBy, policy?.MaxRetries ?? MaxReclaimRetries);
+        if (refused is null)
+        {
+            return default;
+        }
+
+        if (mode != AllocationMode.NoFail)
+        {
+            return new ChargeOutcome(refused, null);
+        }
+
+        return policy?.MaxWait is { } maxWait
+            ? new ChargeOutcome(null, WaitAtMost(maxWait, bytes, floor, mode, site, cancellationToken))
             : new ChargeOutcome(null, Wait(bytes, floor, mode, site, reserves: false, cancellationToken));
+    }
+
+    /// <summary>A wait bounded by a site's policy: past <paramref name="maxWait"/> it fails as a refusal, leaving nothing behind.</summary>
+    private async Task WaitAtMost(TimeSpan maxWait, long bytes, Floor floor, AllocationMode mode, string? site, CancellationToken cancellationToken)
+    {
+        using var deadline = new CancellationTokenSource(maxWait, Tree.TimeProvider);
+        using var either = CancellationTokenSource.CreateLinkedTokenSource(deadline.Token, cancellationToken);
+        try
+        {
+            await Wait(bytes, floor, mode, site, reserves: false, either.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (deadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            throw Refusal(bytes, mode, site, this);
+        }
     }
 
     /// <summary>The exception for a charge that was refused by <paramref name="refusedBy"/>.</summary>
@@ -270,16 +318,17 @@ public sealed partial class MemoryBudget
     /// Semantics §2 and §3 short of waiting: wake background reclaim, retry at the slow-path floor, then run the
     /// mode's direct reclaim. Returns null when granted, else the level that refused last.
     /// </summary>
-    internal MemoryBudget? ChargeWithoutWaiting(long bytes, AllocationMode mode, AllocationPriority priority, MemoryBudget refusedBy)
+    internal MemoryBudget? ChargeWithoutWaiting(long bytes, AllocationMode mode, AllocationPriority priority, MemoryBudget refusedBy, int maxPassesWithoutProgress)
     {
         Tree.WakeBackgroundReclaim(refusedBy);
         Floor floor = SlowFloor(mode, priority);
         MemoryBudget? refused = TryChargePath(bytes, floor, Ticket.Arrival, locked: false);
-        if (refused is null || mode == AllocationMode.NoWait || Tree.Reclaim is not { } reclaim)
+        if (refused is null || mode == AllocationMode.NoWait)
         {
             return refused;
         }
 
+        IReclaimDriver reclaim = Tree.Reclaim;
         int passesWithoutProgress = 0;
         while (true)
         {
@@ -297,7 +346,7 @@ public sealed partial class MemoryBudget
             }
 
             passesWithoutProgress = freed > 0 ? 0 : passesWithoutProgress + 1;
-            if (passesWithoutProgress >= MaxReclaimRetries)
+            if (passesWithoutProgress >= maxPassesWithoutProgress)
             {
                 return again;
             }

@@ -177,6 +177,11 @@ public sealed partial class MemoryBudget : IDisposable
             {
                 Tree.WakeLevel(level);
             }
+
+            if (Parent is null)
+            {
+                Tree.Reclaimers.Dispose(); // the background worker ends with its root
+            }
         }
 
         static void MarkDisposed(MemoryBudget budget)

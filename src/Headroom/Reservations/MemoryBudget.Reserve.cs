@@ -32,13 +32,13 @@ public sealed partial class MemoryBudget
     /// <param name="cancellationToken">Ends the wait; a cancelled request leaves nothing behind.</param>
     /// <returns>The reservation; completed synchronously when there is room.</returns>
     /// <exception cref="ArgumentOutOfRangeException">The size or mode breaks its rule.</exception>
-    /// <exception cref="InvalidOperationException">The flow already holds a reservation on this tree (in an open <see cref="ReservationScope"/>).</exception>
+    /// <exception cref="InvalidOperationException">The flow already holds a reservation on this tree (in an open scope of <see cref="MemoryReservation.Enter"/>).</exception>
     /// <exception cref="OperationCanceledException">Cancelled before it was admitted.</exception>
     /// <exception cref="ObjectDisposedException">The budget was disposed, before or during the wait.</exception>
     public ValueTask<MemoryReservation> ReserveAsync(long bytes, ReservationMode mode = ReservationMode.Watermark, bool allowWhileHolding = false, CancellationToken cancellationToken = default)
     {
         ValidateReservation(bytes, mode);
-        if (!allowWhileHolding && ReservationScope.Holding(Tree) is { } held)
+        if (!allowWhileHolding && AllocationContext.Current?.Reservation is { IsDisposed: false } held && held.Budget.Tree == Tree)
         {
             throw new InvalidOperationException(
                 $"This flow holds a reservation of {held.Amount} bytes on budget '{held.Budget.Name}' and asks to wait for {bytes} more on budget '{Name}' of the same tree: " +
@@ -74,7 +74,7 @@ public sealed partial class MemoryBudget
         MemoryBudget? refusedBy = TryChargePath(bytes, Floor.Min, Ticket.Arrival, locked: false);
         if (refusedBy is not null)
         {
-            refusedBy = ChargeWithoutWaiting(bytes, AllocationMode.NoFail, AllocationPriority.Normal, refusedBy);
+            refusedBy = ChargeWithoutWaiting(bytes, AllocationMode.NoFail, AllocationPriority.Normal, refusedBy, MaxReclaimRetries);
         }
 
         if (refusedBy is not null)

@@ -50,10 +50,10 @@ public sealed class MemoryReservation : IDisposable, IAsyncDisposable
     /// <summary>Opens an ambient scope: charges on this flow against <see cref="Budget"/> or a descendant go through the reservation.</summary>
     /// <returns>The scope; dispose it to restore the scope that was open before.</returns>
     /// <exception cref="ObjectDisposedException">The reservation was disposed.</exception>
-    public ReservationScope Enter()
+    public AllocationScope Enter()
     {
         ThrowIfDisposed();
-        return new ReservationScope(this);
+        return new AllocationScope(AllocationContext.WithReservation(this));
     }
 
     /// <summary>Charges <paramref name="bytes"/> to <see cref="Budget"/> through the reservation, without waiting for anyone.</summary>
@@ -74,7 +74,7 @@ public sealed class MemoryReservation : IDisposable, IAsyncDisposable
         }
 
         ThrowIfDisposed();
-        return ChargeWithin(Budget, bytes, mode, priority, site, CancellationToken.None).RefusedBy is null;
+        return ChargeWithin(Budget, bytes, mode, priority, site: null, CancellationToken.None).RefusedBy is null; // never waits: no site policy
     }
 
     /// <summary>Charges <paramref name="bytes"/> to <see cref="Budget"/> through the reservation; the excess above <see cref="Remaining"/> may block as its mode allows.</summary>
@@ -92,6 +92,7 @@ public sealed class MemoryReservation : IDisposable, IAsyncDisposable
         Budget.Validate(bytes, mode, priority);
         ThrowIfDisposed();
         cancellationToken.ThrowIfCancellationRequested();
+        mode = Budget.Tree.SitePolicy(site)?.Apply(mode) ?? mode;
         ChargeWithin(Budget, bytes, mode, priority, site, cancellationToken).Complete(Budget, bytes, mode, site);
     }
 
@@ -110,6 +111,7 @@ public sealed class MemoryReservation : IDisposable, IAsyncDisposable
     {
         Budget.Validate(bytes, mode, priority);
         ThrowIfDisposed();
+        mode = Budget.Tree.SitePolicy(site)?.Apply(mode) ?? mode;
         return cancellationToken.IsCancellationRequested
             ? ValueTask.FromCanceled(cancellationToken)
             : ChargeWithin(Budget, bytes, mode, priority, site, cancellationToken).AsValueTask(Budget, bytes, mode, site);

@@ -129,7 +129,7 @@ public sealed class DrawTests
             }
 
             budget.Charge(20, AllocationMode.NoWait);
-            ReservationScope again = inner.Enter();
+            AllocationScope again = inner.Enter();
             again.Dispose();
             again.Dispose(); // harmless, and restores nothing twice
             budget.Charge(5, AllocationMode.NoWait);

@@ -1,0 +1,97 @@
+using System.Collections.Concurrent;
+
+namespace Headroom.Reclaim;
+
+/// <summary>
+/// The tree's kswapd: one worker, started on the first wake, that sleeps on a semaphore until a grant leaves a level
+/// below its low watermark, then reclaims for that level until its high watermark is free. No timer, no polling. A
+/// pass without progress sends the worker back to sleep and the level is not taken up again for a second, so that a
+/// budget hovering below low with nothing reclaimable does not spin it.
+/// </summary>
+internal sealed class BackgroundReclaim : IDisposable
+{
+    private static readonly TimeSpan RetryAfterNoProgress = TimeSpan.FromSeconds(1);
+
+    private readonly ReclaimDriver _driver;
+    private readonly TimeProvider _clock;
+    private readonly ConcurrentQueue<MemoryBudget> _short = new();
+    private readonly SemaphoreSlim _signal = new(0);
+    private readonly CancellationTokenSource _stop = new();
+    private readonly object _start = new();
+    private Task? _worker;
+    private int _signalled;
+    private int _running;
+    private long _passes;
+
+    internal BackgroundReclaim(ReclaimDriver driver, TimeProvider clock)
+    {
+        _driver = driver;
+        _clock = clock;
+    }
+
+    /// <summary>Gets whether the worker is reclaiming now (false while it sleeps).</summary>
+    internal bool IsRunning => Volatile.Read(ref _running) != 0;
+
+    /// <summary>Gets how many passes the worker has run.</summary>
+    internal long Passes => Interlocked.Read(ref _passes);
+
+    /// <summary>Queues a level that fell below low and wakes the worker; cheap when the level is already queued.</summary>
+    internal void Wake(MemoryBudget level)
+    {
+        if (!level.TryQueueForBackground(_clock))
+        {
+            return;
+        }
+
+        _short.Enqueue(level);
+        if (Interlocked.Exchange(ref _signalled, 1) == 0)
+        {
+            EnsureWorker();
+            _signal.Release();
+        }
+    }
+
+    public void Dispose()
+    {
+        _stop.Cancel();
+    }
+
+    private void EnsureWorker()
+    {
+        lock (_start)
+        {
+            _worker ??= Task.Run(WorkAsync);
+        }
+    }
+
+    private async Task WorkAsync()
+    {
+        while (true)
+        {
+            try
+            {
+                await _signal.WaitAsync(_stop.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+
+            Volatile.Write(ref _running, 1);
+            Volatile.Write(ref _signalled, 0);
+            while (!_stop.IsCancellationRequested && _short.TryDequeue(out MemoryBudget? level))
+            {
+                bool progress = true;
+                while (progress && !_stop.IsCancellationRequested && level.Capacity - level.Committed < level.High)
+                {
+                    progress = _driver.Pass(level, level.High - (level.Capacity - level.Committed), context: null) > 0;
+                    Interlocked.Increment(ref _passes);
+                }
+
+                level.LeaveBackgroundQueue(_clock, progress ? TimeSpan.Zero : RetryAfterNoProgress);
+            }
+
+            Volatile.Write(ref _running, 0);
+        }
+    }
+}

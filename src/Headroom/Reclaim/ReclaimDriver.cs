@@ -1,0 +1,151 @@
+using Microsoft.Extensions.Logging;
+
+namespace Headroom.Reclaim;
+
+/// <summary>
+/// The reclaim of one budget tree (Linux's vmscan): the registered shrinkers, the priority loop that asks them for
+/// memory, and the background worker. A pass asks each eligible shrinker, cheapest first, for a share of what it
+/// could free that grows as the priority rises (reclaimable &gt;&gt; priority, scaled by cost), and stops at its target.
+/// </summary>
+internal sealed class ReclaimDriver : IReclaimDriver, IDisposable
+{
+    /// <summary>Linux's DEF_PRIORITY: the first pass asks for 1/4096 of what each shrinker holds.</summary>
+    internal const int DefaultPriority = 12;
+
+    private readonly BudgetTree _tree;
+    private readonly ILogger _logger;
+    private readonly BackgroundReclaim _background;
+    private Shrinker[] _shrinkers = []; // copy-on-write under _tree.Sync
+    private long _registrations;
+
+    internal ReclaimDriver(BudgetTree tree, ILogger logger)
+    {
+        _tree = tree;
+        _logger = logger;
+        _background = new BackgroundReclaim(this, tree.TimeProvider);
+    }
+
+    internal BackgroundReclaim Background => _background;
+
+    /// <summary>Registers a shrinker; disposing the result unregisters it.</summary>
+    internal IDisposable Register(MemoryBudget budget, IMemoryReclaimer reclaimer, ReclaimerOptions options)
+    {
+        lock (_tree.Sync)
+        {
+            var shrinker = new Shrinker(budget, reclaimer, options, _registrations++, _tree.TimeProvider, _logger);
+            _shrinkers = [.. _shrinkers, shrinker];
+            return new Registration(this, shrinker);
+        }
+    }
+
+    public void WakeBackground(MemoryBudget level)
+    {
+        if (Volatile.Read(ref _shrinkers).Length != 0)
+        {
+            _background.Wake(level);
+        }
+    }
+
+    public long Reclaimable(MemoryBudget level)
+    {
+        long total = 0;
+        foreach (Shrinker shrinker in Candidates(level, AllocationContext.Current))
+        {
+            total += shrinker.Reclaimable();
+        }
+
+        return total;
+    }
+
+    public long ReclaimDirect(MemoryBudget level, long target) => Pass(level, target, AllocationContext.Current);
+
+    /// <summary>One pass of the priority loop for <paramref name="level"/>; returns the bytes really uncharged.</summary>
+    internal long Pass(MemoryBudget level, long target, AllocationContext? context)
+    {
+        if (context?.Reclaiming is not null || target <= 0)
+        {
+            return 0; // code inside a reclaimer never recurses into reclaim (PF_MEMALLOC)
+        }
+
+        Shrinker[] candidates = Candidates(level, context);
+        var stopped = new bool[candidates.Length];
+        long freed = 0;
+        for (int priority = DefaultPriority; priority >= 0 && freed < target; priority--)
+        {
+            for (int i = 0; i < candidates.Length && freed < target; i++)
+            {
+                if (stopped[i])
+                {
+                    continue;
+                }
+
+                Shrinker shrinker = candidates[i];
+                long reclaimable = shrinker.Reclaimable();
+                long share = Math.Min(reclaimable, (reclaimable >> priority) * (2 * ReclaimerOptions.DefaultCost) / shrinker.Cost);
+                if (share <= 0)
+                {
+                    continue;
+                }
+
+                (long got, bool stop) = shrinker.Reclaim(Math.Min(share, target - freed));
+                freed += got;
+                stopped[i] = stop;
+            }
+        }
+
+        return freed;
+    }
+
+    public void Dispose() => _background.Dispose();
+
+    /// <summary>The eligible shrinkers of <paramref name="level"/>'s subtree, cheapest first.</summary>
+    private Shrinker[] Candidates(MemoryBudget level, AllocationContext? context)
+    {
+        Shrinker[] all = Volatile.Read(ref _shrinkers);
+        var candidates = new List<Shrinker>(all.Length);
+        foreach (Shrinker shrinker in all)
+        {
+            if (IsWithin(shrinker.Budget, level) && shrinker.Eligible(context))
+            {
+                candidates.Add(shrinker);
+            }
+        }
+
+        candidates.Sort(static (a, b) => a.Cost != b.Cost ? a.Cost.CompareTo(b.Cost) : a.Order.CompareTo(b.Order));
+        return [.. candidates];
+    }
+
+    private static bool IsWithin(MemoryBudget budget, MemoryBudget ancestor)
+    {
+        for (MemoryBudget? level = budget; level is not null; level = level.Parent)
+        {
+            if (level == ancestor)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private void Unregister(Shrinker shrinker)
+    {
+        lock (_tree.Sync)
+        {
+            _shrinkers = [.. _shrinkers.Where(s => s != shrinker)];
+        }
+    }
+
+    private sealed class Registration(ReclaimDriver driver, Shrinker shrinker) : IDisposable
+    {
+        private int _disposed;
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _disposed, 1) == 0)
+            {
+                driver.Unregister(shrinker);
+            }
+        }
+    }
+}

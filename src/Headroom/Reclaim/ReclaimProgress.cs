@@ -1,0 +1,11 @@
+namespace Headroom;
+
+/// <summary>Bytes actually uncharged by the flow of one reclaimer call: the only measure of progress (semantics §6).</summary>
+internal sealed class ReclaimProgress
+{
+    private long _uncharged;
+
+    internal long Uncharged => Interlocked.Read(ref _uncharged);
+
+    internal void Add(long bytes) => Interlocked.Add(ref _uncharged, bytes);
+}
