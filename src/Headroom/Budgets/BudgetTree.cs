@@ -47,6 +47,19 @@ internal sealed class BudgetTree
     {
         _byAge.AddLast(waiter.AgeNode);
         Canary.OnWaiting();
+        Reclaim.WakeBackground(waiter.QueuedAt!); // reclaim goes on for it in the background while it waits
+    }
+
+    /// <summary>The canary's tick: while anyone stalls, background reclaim is asked again for every level with waiters. Caller holds <see cref="Sync"/>.</summary>
+    internal void RetryReclaimForWaiters()
+    {
+        foreach (Waiter waiter in _byAge)
+        {
+            if (waiter.QueuedAt is { } level)
+            {
+                Reclaim.WakeBackground(level);
+            }
+        }
     }
 
     /// <summary>

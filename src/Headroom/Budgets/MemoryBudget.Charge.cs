@@ -248,9 +248,14 @@ public sealed partial class MemoryBudget
     [MethodImpl(MethodImplOptions.NoInlining)]
     private ChargeOutcome ChargeInContext(AllocationContext context, long bytes, AllocationMode mode, AllocationPriority priority, string? site, CancellationToken cancellationToken)
     {
-        if (context.Reclaiming is not null)
+        if (context.Reclaiming is { } progress)
         {
             MemoryBudget? refusedBy = TryChargePath(bytes, Floor.None, Ticket.Jump, locked: false);
+            if (refusedBy is null)
+            {
+                progress.Add(-bytes); // progress is what the reclaimer gives back net of what it takes
+            }
+
             return refusedBy is null ? default
                 : mode != AllocationMode.NoFail ? new ChargeOutcome(refusedBy, null)
                 : new ChargeOutcome(null, Wait(bytes, Floor.None, mode, site, reserves: false, cancellationToken));

@@ -59,6 +59,7 @@ internal sealed class StallCanary
             }
 
             oldest = first;
+            _tree.RetryReclaimForWaiters();
 
             TimeProvider clock = _tree.TimeProvider;
             long now = clock.GetTimestamp();

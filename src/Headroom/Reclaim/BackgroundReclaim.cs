@@ -4,7 +4,8 @@ namespace Headroom.Reclaim;
 
 /// <summary>
 /// The tree's kswapd: one worker, started on the first wake, that sleeps on a semaphore until a grant leaves a level
-/// below its low watermark, then reclaims for that level until its high watermark is free. No timer, no polling. A
+/// below its low watermark or a charge parks in its queue, then reclaims for that level until its high watermark is
+/// free and its oldest waiter fits. No timer of its own: the canary's tick re-wakes it while somebody stalls. A
 /// pass without progress sends the worker back to sleep and the level is not taken up again for a second, so that a
 /// budget hovering below low with nothing reclaimable does not spin it.
 /// </summary>
@@ -82,9 +83,10 @@ internal sealed class BackgroundReclaim : IDisposable
             while (!_stop.IsCancellationRequested && _short.TryDequeue(out MemoryBudget? level))
             {
                 bool progress = true;
-                while (progress && !_stop.IsCancellationRequested && level.Capacity - level.Committed < level.High)
+                long shortfall;
+                while (progress && !_stop.IsCancellationRequested && (shortfall = level.Shortfall()) > 0)
                 {
-                    progress = _driver.Pass(level, level.High - (level.Capacity - level.Committed), context: null) > 0;
+                    progress = _driver.Pass(level, shortfall, context: null) > 0;
                     Interlocked.Increment(ref _passes);
                 }
 

@@ -27,6 +27,25 @@ public sealed partial class MemoryBudget
         return Tree.Reclaimers.Register(this, reclaimer, options);
     }
 
+    /// <summary>
+    /// What background reclaim should free at this level: enough for the high watermark, and enough for the oldest
+    /// waiter queued here to fit above its floor.
+    /// </summary>
+    internal long Shortfall()
+    {
+        long committed = Committed;
+        long shortfall = High - (_capacity - committed);
+        lock (Tree.Sync)
+        {
+            if (Queue.Head is { } head)
+            {
+                shortfall = Math.Max(shortfall, head.Bytes - (_capacity - FloorBytes(head.Floor) - committed));
+            }
+        }
+
+        return shortfall;
+    }
+
     /// <summary>Claims this level's place in the background worker's queue; false when already queued or resting.</summary>
     internal bool TryQueueForBackground(TimeProvider clock)
     {

@@ -1,6 +1,9 @@
 namespace Headroom;
 
-/// <summary>Bytes actually uncharged by the flow of one reclaimer call: the only measure of progress (semantics §6).</summary>
+/// <summary>
+/// Bytes actually uncharged by the flow of one reclaimer call, net of what it charged meanwhile: the only measure of
+/// progress (semantics §6).
+/// </summary>
 internal sealed class ReclaimProgress
 {
     private long _uncharged;

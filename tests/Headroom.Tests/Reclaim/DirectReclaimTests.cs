@@ -1,0 +1,149 @@
+using Microsoft.Extensions.Logging.Testing;
+
+namespace Headroom.Tests.Reclaim;
+
+/// <summary>Semantics §6 and §3: the priority loop, cost order, progress as bytes really uncharged, and each mode's retries.</summary>
+public sealed class DirectReclaimTests
+{
+    private static readonly ReclaimerOptions Inline = new() { Domain = "cache", Timeout = Timeout.InfiniteTimeSpan };
+
+    private static ReclaimerOptions Options(string domain, int cost = ReclaimerOptions.DefaultCost, bool io = false) =>
+        new() { Domain = domain, Cost = cost, DoesIo = io, Timeout = Timeout.InfiniteTimeSpan };
+
+    [Fact]
+    public void The_priority_loop_asks_cheapest_first_for_a_share_that_grows_each_pass()
+    {
+        using MemoryBudget budget = TestBudgets.Flat(1 << 20);
+        var dear = new TestCache(budget, 400_000);
+        var cheap = new TestCache(budget, 400_000);
+        using IDisposable d = budget.RegisterReclaimer(dear, Options("dear", cost: 8));
+        using IDisposable c = budget.RegisterReclaimer(cheap, Options("cheap", cost: 1));
+        budget.Charge(budget.Capacity - 800_000, AllocationMode.NoWait);
+
+        budget.Charge(1000, AllocationMode.MayFail);
+
+        // Priority 12: 400000 >> 12 = 97, × 4 / cost: cheap is asked for 388 first, then dear for 48, and so on.
+        Assert.Equal(388, cheap.Asked[0]);
+        Assert.Equal(48, dear.Asked[0]);
+        Assert.True(cheap.Asked.Count >= dear.Asked.Count);
+        Assert.Equal(800_000 - 1000, cheap.Cached + dear.Cached); // freed exactly the shortfall
+        Assert.True(800_000 - cheap.Cached > 800_000 - dear.Cached - 400_000, "the dear cache gave more than the cheap one");
+
+        budget.Uncharge(budget.Capacity - 800_000 + 1000);
+        cheap.Drop();
+        dear.Drop();
+        TestBudgets.AssertEmpty(budget);
+    }
+
+    [Fact]
+    public void A_reclaimer_on_a_child_is_reclaimed_when_an_ancestor_is_short()
+    {
+        using MemoryBudget root = TestBudgets.Flat(1000, "root");
+        MemoryBudget child = root.CreateChild(TestBudgets.Flat("child", 1000));
+        MemoryBudget sibling = root.CreateChild(TestBudgets.Flat("sibling", 1000));
+        var cache = new TestCache(child, 600);
+        using IDisposable registration = child.RegisterReclaimer(cache, Inline);
+        sibling.Charge(400, AllocationMode.NoWait);
+
+        sibling.Charge(300, AllocationMode.MayFail); // root is full: the child's cache gives
+        Assert.Equal(300, cache.Cached);
+        Assert.False(child.Queue.Count > 0);
+
+        var none = Assert.Throws<MemoryAllocationException>(() => root.CreateChild(TestBudgets.Flat("other", 1000)).Charge(400, AllocationMode.MayFail)); // pass frees 300, not 400
+        Assert.Equal(400, none.Bytes);
+
+        sibling.Uncharge(700);
+        cache.Drop();
+        TestBudgets.AssertEmpty(root, child, sibling);
+    }
+
+    [Fact]
+    public void Progress_is_what_was_uncharged_not_what_was_claimed()
+    {
+        var logger = new FakeLogger();
+        using var budget = new MemoryBudget(new MemoryBudgetOptions { Capacity = 1000, MinWatermark = 0, LowWatermark = 0, HighWatermark = 0, CanaryInterval = Timeout.InfiniteTimeSpan, Logger = logger });
+        var liar = new TestCache(budget, 500) { PerCall = 0, Exaggeration = 100 };
+        using IDisposable registration = budget.RegisterReclaimer(liar, Inline);
+        budget.Charge(500, AllocationMode.NoWait);
+
+        Assert.Throws<MemoryAllocationException>(() => budget.Charge(50, AllocationMode.RetryMayFail));
+        int priorities = Enumerable.Range(0, Headroom.Reclaim.ReclaimDriver.DefaultPriority + 1).Count(p => (500 >> p) > 0); // 8 down to 0
+        Assert.Equal(MemoryBudget.MaxReclaimRetries * priorities, liar.Asked.Count); // 16 passes without progress, then it fails
+        Assert.Contains(logger.Collector.GetSnapshot(), r => r.Message.Contains("claimed 100 bytes but uncharged 0", StringComparison.Ordinal));
+        Assert.Equal(1000, budget.Used);
+
+        budget.Uncharge(500);
+        liar.Drop();
+        TestBudgets.AssertEmpty(budget);
+    }
+
+    [Fact]
+    public void MayFail_runs_one_pass_and_RetryMayFail_keeps_going_while_it_progresses()
+    {
+        using MemoryBudget budget = TestBudgets.Flat(1000);
+        var cache = new TestCache(budget, 600) { PerCall = 10 };
+        using IDisposable registration = budget.RegisterReclaimer(cache, Inline);
+        budget.Charge(400, AllocationMode.NoWait);
+
+        Assert.False(budget.TryCharge(200, AllocationMode.MayFail)); // one pass: 13 priorities, at most 10 a call
+        Assert.True(cache.Cached >= 600 - 130);
+        budget.Charge(300, AllocationMode.RetryMayFail); // several passes, each with progress
+        Assert.Equal(1000, budget.Used);
+
+        budget.Uncharge(700);
+        cache.Drop();
+        TestBudgets.AssertEmpty(budget);
+    }
+
+    [Fact]
+    public void A_reclaimer_that_asks_to_stop_is_skipped_for_the_rest_of_the_pass()
+    {
+        using MemoryBudget budget = TestBudgets.Flat(1 << 20);
+        var stopper = new StoppingReclaimer();
+        var cache = new TestCache(budget, 500_000);
+        using IDisposable s = budget.RegisterReclaimer(stopper, Options("stopper", cost: 1));
+        using IDisposable c = budget.RegisterReclaimer(cache, Options("cache", cost: 4));
+        budget.Charge(budget.Capacity - 500_000, AllocationMode.NoWait);
+
+        budget.Charge(100_000, AllocationMode.MayFail);
+        Assert.Equal(1, stopper.Calls);
+
+        budget.Uncharge(budget.Capacity - 400_000);
+        cache.Drop();
+        TestBudgets.AssertEmpty(budget);
+    }
+
+    [Fact]
+    public void Registration_is_validated_and_disposing_it_unregisters()
+    {
+        using MemoryBudget budget = TestBudgets.Flat(1000);
+        var cache = new TestCache(budget, 500);
+        Assert.Equal("Domain", Assert.Throws<ArgumentException>(() => budget.RegisterReclaimer(cache, new ReclaimerOptions())).ParamName);
+        Assert.Equal("Cost", Assert.Throws<ArgumentOutOfRangeException>(() => budget.RegisterReclaimer(cache, new ReclaimerOptions { Domain = "x", Cost = 0 })).ParamName);
+        Assert.Equal("Timeout", Assert.Throws<ArgumentOutOfRangeException>(() => budget.RegisterReclaimer(cache, new ReclaimerOptions { Domain = "x", Timeout = TimeSpan.Zero })).ParamName);
+
+        IDisposable registration = budget.RegisterReclaimer(cache, Inline);
+        registration.Dispose();
+        registration.Dispose();
+        budget.Charge(500, AllocationMode.NoWait);
+        Assert.False(budget.TryCharge(100, AllocationMode.RetryMayFail));
+        Assert.Empty(cache.Asked);
+
+        budget.Uncharge(500);
+        cache.Drop();
+        TestBudgets.AssertEmpty(budget);
+    }
+
+    private sealed class StoppingReclaimer : IMemoryReclaimer
+    {
+        internal int Calls { get; private set; }
+
+        public long GetReclaimableBytes() => 1 << 20;
+
+        public ReclaimResult Reclaim(long target, CancellationToken cancellationToken)
+        {
+            Calls++;
+            return ReclaimResult.Stop;
+        }
+    }
+}
