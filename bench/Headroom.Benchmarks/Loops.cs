@@ -35,4 +35,33 @@ internal static class Loops
 
         return done;
     }
+
+    public static long TryReserveDispose(MemoryBudget budget, long bytes, long iterations)
+    {
+        long done = 0;
+        for (long i = 0; i < iterations; i++)
+        {
+            if (budget.TryReserve(bytes, out MemoryReservation? reservation))
+            {
+                reservation.Dispose();
+                done++;
+            }
+        }
+
+        return done;
+    }
+
+    public static long PooledRentReturn(long iterations)
+    {
+        long done = 0;
+        for (long i = 0; i < iterations; i++)
+        {
+            if (PooledPreallocation.RentThenReturn())
+            {
+                done++;
+            }
+        }
+
+        return done;
+    }
 }

@@ -3,14 +3,20 @@ namespace Headroom.Benchmarks;
 /// <summary>Quick mode's cases; add a comparison by adding an entry (and, for a new operation, a loop in <see cref="Loops"/>).</summary>
 internal static class QuickCases
 {
-    private const long GiB = 1L << 30; // large enough that a charge is never refused
+    private const long GiB = 1L << 30; // large enough that a charge or a reservation is never refused
     private const long FourKiB = 4096;
+    private const long QuarterMiB = PooledPreallocation.TotalBytes; // 256 KiB: the amount the pooled baseline preallocates
     private const string CheckedCas = "checked-cas add+sub";
+    private const string Pooled = "arraypool 64x4KiB rent+return";
 
     public static IReadOnlyList<QuickCase> All { get; } =
     [
-        new("try-charge+uncharge 4KiB", 1, CheckedCas, ChargeUncharge4KiB, CasAddSub4KiB),
-        new("try-charge+uncharge 4KiB", 2, CheckedCas, ChargeUncharge4KiB, CasAddSub4KiB),
+        new("try-charge+uncharge 4KiB", 1, CheckedCas, ChargeUncharge4KiB, CasAddSub(FourKiB)),
+        new("try-charge+uncharge 4KiB", 2, CheckedCas, ChargeUncharge4KiB, CasAddSub(FourKiB)),
+        new("reserve+dispose 256KiB", 1, CheckedCas, ReserveDispose256KiB, CasAddSub(QuarterMiB)),
+        new("reserve+dispose 256KiB", 2, CheckedCas, ReserveDispose256KiB, CasAddSub(QuarterMiB)),
+        new("reserve+dispose 256KiB", 1, Pooled, ReserveDispose256KiB, PooledRentReturn),
+        new("reserve+dispose 256KiB", 2, Pooled, ReserveDispose256KiB, PooledRentReturn),
     ];
 
     private static RoundBody ChargeUncharge4KiB()
@@ -19,9 +25,18 @@ internal static class QuickCases
         return n => Loops.TryChargeUncharge(budget, FourKiB, n);
     }
 
-    private static RoundBody CasAddSub4KiB()
+    /// <remarks>1 GiB less its ~4 MiB min reserve admits far more than two threads' 256 KiB at once.</remarks>
+    private static RoundBody ReserveDispose256KiB()
+    {
+        var budget = new MemoryBudget(GiB);
+        return n => Loops.TryReserveDispose(budget, QuarterMiB, n);
+    }
+
+    private static Func<RoundBody> CasAddSub(long bytes) => () =>
     {
         var counter = new CheckedCasCounter(GiB);
-        return n => Loops.CheckedCasAddSub(counter, FourKiB, n);
-    }
+        return n => Loops.CheckedCasAddSub(counter, bytes, n);
+    };
+
+    private static RoundBody PooledRentReturn() => Loops.PooledRentReturn;
 }
