@@ -40,13 +40,16 @@ internal sealed class BudgetTree
 
     /// <summary>Gives a charge that may have to wait its place in line. Caller holds <see cref="Sync"/>.</summary>
     internal Waiter NewWaiter(MemoryBudget budget, long bytes, Floor floor, AllocationMode mode, string? site, bool reserves) =>
-        new(budget, bytes, floor, mode, site, reserves, _nextTicket++, TimeProvider.GetTimestamp());
+        new(budget, bytes, floor, mode, site, reserves, _nextTicket++, TimeProvider.GetTimestamp())
+        {
+            CanaryInterval = SitePolicy(site)?.CanaryInterval ?? Canary.Interval,
+        };
 
     /// <summary>Records a queued waiter as waiting, for the canary. Caller holds <see cref="Sync"/>.</summary>
     internal void Park(Waiter waiter)
     {
         _byAge.AddLast(waiter.AgeNode);
-        Canary.OnWaiting();
+        Canary.OnWaiting(waiter);
         Reclaim.WakeBackground(waiter.QueuedAt!); // reclaim goes on for it in the background while it waits
     }
 

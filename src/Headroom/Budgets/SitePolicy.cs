@@ -2,7 +2,7 @@ namespace Headroom;
 
 /// <summary>
 /// What administrators decide for the charges of one named site ("journal", "btree-split"), after XFS's error
-/// configuration (semantics §3). Set with <see cref="MemoryBudget.SetSitePolicy"/>; changeable at run time. It
+/// configuration (semantics §3): how long its charges retry and when the canary reports them. Set with <see cref="MemoryBudget.SetSitePolicy"/>; changeable at run time. It
 /// overrides the caller's mode in <see cref="MemoryBudget.Charge"/> and <see cref="MemoryBudget.ChargeAsync"/>;
 /// <see cref="MemoryBudget.TryCharge"/> never waits and keeps the caller's mode.
 /// </summary>
@@ -20,8 +20,20 @@ public sealed record SitePolicy
     /// <summary>Gets the longest time the site's charges wait in the queue before they fail (XFS's <c>retry_timeout_seconds</c>).</summary>
     public TimeSpan? MaxWait { get; init; }
 
+    /// <summary>
+    /// Gets how long the site's charges may wait before the canary reports them, in place of the tree's
+    /// <see cref="MemoryBudgetOptions.CanaryInterval"/>; <see cref="Timeout.InfiniteTimeSpan"/> silences them.
+    /// </summary>
+    public TimeSpan? CanaryInterval { get; init; }
+
     internal void Validate()
     {
+        if (CanaryInterval is { } canary && canary <= TimeSpan.Zero && canary != Timeout.InfiniteTimeSpan)
+        {
+            throw new ArgumentOutOfRangeException(nameof(CanaryInterval), canary,
+                $"{nameof(SitePolicy)}.{nameof(CanaryInterval)} must be positive, or Timeout.InfiniteTimeSpan to silence the site; it was {canary}.");
+        }
+
         if (MaxRetries is < 0)
         {
             throw new ArgumentOutOfRangeException(nameof(MaxRetries), MaxRetries, $"{nameof(SitePolicy)}.{nameof(MaxRetries)} must not be negative; it was {MaxRetries}.");

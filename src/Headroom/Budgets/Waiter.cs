@@ -37,6 +37,9 @@ internal sealed class Waiter
 
     internal long StartTimestamp { get; }
 
+    /// <summary>How long this waiter may wait before the canary reports it: its site's interval, else the tree's.</summary>
+    internal TimeSpan CanaryInterval { get; init; } = Timeout.InfiniteTimeSpan;
+
     /// <summary>Continuations run asynchronously so that a waker holding the tree's lock never runs user code.</summary>
     internal TaskCompletionSource Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 

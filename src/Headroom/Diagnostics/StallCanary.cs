@@ -3,17 +3,17 @@ using Microsoft.Extensions.Logging;
 namespace Headroom.Diagnostics;
 
 /// <summary>
-/// The stall warning of semantics §3: while anyone waits, a timer looks at the oldest waiter once per interval and
-/// logs one warning for the whole tree when it has waited an interval or more. One warning per interval, never one
-/// per waiter: Linux reverted its per-allocation stall warning (2017) because thousands of stalled threads printing
-/// at once deepened the lockup. The timer exists only while somebody waits; nothing polls memory.
+/// The stall warning of semantics §3: while anyone waits, a timer looks at the waiters once per interval and logs
+/// one warning for the whole tree about the oldest one that has waited its interval (the tree's, or its site's). One
+/// warning per interval, never one per waiter: Linux reverted its per-allocation stall warning (2017) because thousands
+/// of stalled threads printing at once deepened the lockup. The timer exists only while somebody waits.
 /// </summary>
 internal sealed class StallCanary
 {
     private readonly BudgetTree _tree;
     private readonly ILogger _logger;
-    private readonly TimeSpan _interval;
     private ITimer? _timer;
+    private TimeSpan _period = Timeout.InfiniteTimeSpan;
     private long _lastWarning;
     private bool _warned;
     private long _warnings;
@@ -22,20 +22,32 @@ internal sealed class StallCanary
     {
         _tree = tree;
         _logger = logger;
-        _interval = interval;
+        Interval = interval;
     }
+
+    /// <summary>Gets the tree's interval, for waiters whose site sets none.</summary>
+    internal TimeSpan Interval { get; }
 
     /// <summary>Gets how many stall warnings were written.</summary>
     internal long Warnings => Interlocked.Read(ref _warnings);
 
-    private bool Enabled => _interval != Timeout.InfiniteTimeSpan;
-
-    /// <summary>A waiter was queued. Caller holds the tree's lock.</summary>
-    internal void OnWaiting()
+    /// <summary>A waiter was parked: the timer ticks at the shortest interval of those waiting. Caller holds the tree's lock.</summary>
+    internal void OnWaiting(Waiter waiter)
     {
-        if (Enabled && _timer is null)
+        TimeSpan interval = waiter.CanaryInterval;
+        if (interval == Timeout.InfiniteTimeSpan || (_timer is not null && interval >= _period))
         {
-            _timer = _tree.TimeProvider.CreateTimer(static state => ((StallCanary)state!).Check(), this, _interval, _interval);
+            return;
+        }
+
+        _period = interval;
+        if (_timer is null)
+        {
+            _timer = _tree.TimeProvider.CreateTimer(static state => ((StallCanary)state!).Check(), this, interval, interval);
+        }
+        else
+        {
+            _timer.Change(interval, interval);
         }
     }
 
@@ -44,39 +56,38 @@ internal sealed class StallCanary
     {
         _timer?.Dispose();
         _timer = null;
+        _period = Timeout.InfiniteTimeSpan;
     }
 
     private void Check()
     {
-        Waiter oldest;
-        TimeSpan stall;
+        Waiter? oldest = null;
+        TimeSpan stall = TimeSpan.Zero;
         int stalled = 0, waiting;
         lock (_tree.Sync)
         {
-            if (_tree.ByAge.First?.Value is not { } first)
-            {
-                return;
-            }
-
-            oldest = first;
             _tree.RetryReclaimForWaiters();
-
             TimeProvider clock = _tree.TimeProvider;
             long now = clock.GetTimestamp();
-            stall = clock.GetElapsedTime(oldest.StartTimestamp, now);
-            if (stall < _interval || (_warned && clock.GetElapsedTime(_lastWarning, now) < _interval))
-            {
-                return;
-            }
-
+            TimeSpan limit = Timeout.InfiniteTimeSpan;
             foreach (Waiter waiter in _tree.ByAge)
             {
-                if (clock.GetElapsedTime(waiter.StartTimestamp, now) < _interval)
+                TimeSpan waited = clock.GetElapsedTime(waiter.StartTimestamp, now);
+                if (waiter.CanaryInterval != Timeout.InfiniteTimeSpan && waited >= waiter.CanaryInterval)
                 {
-                    break; // the list is oldest first
+                    stalled++;
+                    limit = limit == Timeout.InfiniteTimeSpan || waiter.CanaryInterval < limit ? waiter.CanaryInterval : limit;
+                    if (oldest is null)
+                    {
+                        oldest = waiter; // the list is oldest first
+                        stall = waited;
+                    }
                 }
+            }
 
-                stalled++;
+            if (oldest is null || (_warned && clock.GetElapsedTime(_lastWarning, now) < limit))
+            {
+                return;
             }
 
             _warned = true;

@@ -90,4 +90,26 @@ public sealed class CanaryTests
         budget.Uncharge(100);
         TestBudgets.AssertEmpty(budget);
     }
+
+    [Fact]
+    public async Task A_site_policy_sets_its_own_canary_interval()
+    {
+        using MemoryBudget budget = Create();
+        budget.SetSitePolicy("journal", new SitePolicy { CanaryInterval = TimeSpan.FromSeconds(2) });
+        budget.SetSitePolicy("scrub", new SitePolicy { CanaryInterval = Timeout.InfiniteTimeSpan });
+        budget.Charge(100, AllocationMode.NoWait);
+        ValueTask scrub = budget.ChargeAsync(5, AllocationMode.NoFail, site: "scrub");
+        ValueTask journal = budget.ChargeAsync(5, AllocationMode.NoFail, site: "journal");
+
+        _clock.Advance(TimeSpan.FromSeconds(2));
+        FakeLogRecord record = Assert.Single(_logger.Collector.GetSnapshot());
+        Assert.Contains("journal", record.Message, StringComparison.Ordinal); // the silenced older waiter is not the one reported
+        Assert.Contains("1 waiter(s) stalled", record.Message, StringComparison.Ordinal);
+
+        budget.Uncharge(10);
+        await scrub;
+        await journal;
+        budget.Uncharge(100);
+        TestBudgets.AssertEmpty(budget);
+    }
 }
