@@ -5,60 +5,46 @@ namespace Headroom;
 /// Immutable; a scope installs a derived copy and restores the previous one. It flows through <see langword="await"/>
 /// as an <see cref="AsyncLocal{T}"/>, and costs charges one static read while no scope is open anywhere.
 /// </summary>
-internal sealed class AllocationContext
+internal sealed record AllocationContext
 {
     private static readonly AsyncLocal<AllocationContext?> Flow = new();
+    private static readonly AllocationContext Empty = new();
 
     /// <summary>Scopes open in the process; while none is, charges and uncharges skip the flow lookup.</summary>
     private static int s_open;
-
-    private AllocationContext(MemoryReservation? reservation, string[] noReclaim, bool noIo, ReclaimProgress? reclaiming)
-    {
-        Reservation = reservation;
-        NoReclaim = noReclaim;
-        NoIo = noIo;
-        Reclaiming = reclaiming;
-    }
 
     /// <summary>Gets the flow's context, or null; a single static read while no scope is open anywhere.</summary>
     internal static AllocationContext? Current => Volatile.Read(ref s_open) == 0 ? null : Flow.Value;
 
     /// <summary>The ambient reservation (semantics §5).</summary>
-    internal MemoryReservation? Reservation { get; }
+    internal MemoryReservation? Reservation { get; private init; }
 
     /// <summary>Reclaim domains this flow's reclaim must skip (GFP_NOFS done as <c>memalloc_nofs_save</c>).</summary>
-    internal string[] NoReclaim { get; }
+    internal string[] NoReclaim { get; private init; } = [];
 
     /// <summary>Reclaim started by this flow skips reclaimers that do I/O (<c>memalloc_noio_save</c>).</summary>
-    internal bool NoIo { get; }
+    internal bool NoIo { get; private init; }
 
     /// <summary>Non-null inside a reclaimer (PF_MEMALLOC): no recursion into reclaim, no floor, and uncharges count as progress.</summary>
-    internal ReclaimProgress? Reclaiming { get; }
+    internal ReclaimProgress? Reclaiming { get; private init; }
 
-    internal static AllocationContext WithReservation(MemoryReservation reservation)
-    {
-        AllocationContext? c = Flow.Value;
-        return new(reservation, c?.NoReclaim ?? [], c?.NoIo ?? false, c?.Reclaiming);
-    }
+    /// <summary>The consumer this flow's charges, reservations and uncharges are attributed to (semantics §7).</summary>
+    internal MemoryConsumer? Consumer { get; private init; }
+
+    internal static AllocationContext WithReservation(MemoryReservation reservation) => Derive() with { Reservation = reservation };
 
     internal static AllocationContext WithNoReclaim(string domain)
     {
-        AllocationContext? c = Flow.Value;
-        string[] domains = c?.NoReclaim ?? [];
-        return new(c?.Reservation, domains.Contains(domain, StringComparer.Ordinal) ? domains : [.. domains, domain], c?.NoIo ?? false, c?.Reclaiming);
+        AllocationContext c = Derive();
+        return c.NoReclaim.Contains(domain, StringComparer.Ordinal) ? c : c with { NoReclaim = [.. c.NoReclaim, domain] };
     }
 
-    internal static AllocationContext WithNoIo()
-    {
-        AllocationContext? c = Flow.Value;
-        return new(c?.Reservation, c?.NoReclaim ?? [], noIo: true, c?.Reclaiming);
-    }
+    internal static AllocationContext WithNoIo() => Derive() with { NoIo = true };
 
-    internal static AllocationContext InReclaim(ReclaimProgress progress)
-    {
-        AllocationContext? c = Flow.Value;
-        return new(c?.Reservation, c?.NoReclaim ?? [], c?.NoIo ?? false, progress);
-    }
+    /// <summary>A reclaimer's context: its uncharges are reclaim progress, not the work of the consumer whose charge started reclaim.</summary>
+    internal static AllocationContext InReclaim(ReclaimProgress progress) => Derive() with { Reclaiming = progress, Consumer = null };
+
+    internal static AllocationContext WithConsumer(MemoryConsumer consumer) => Derive() with { Consumer = consumer };
 
     /// <summary>Installs <paramref name="context"/> on this flow; returns what it replaced.</summary>
     internal static AllocationContext? Install(AllocationContext context)
@@ -94,4 +80,6 @@ internal sealed class AllocationContext
 
         return null;
     }
+
+    private static AllocationContext Derive() => Flow.Value ?? Empty;
 }

@@ -14,8 +14,9 @@ internal sealed class BudgetTree
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, SitePolicy> _sites = new(StringComparer.Ordinal);
     private long _nextTicket = 1;
 
-    internal BudgetTree(TimeProvider timeProvider, ILogger logger, TimeSpan canaryInterval)
+    internal BudgetTree(TimeProvider timeProvider, ILogger logger, TimeSpan canaryInterval, OomOptions oom)
     {
+        Oom = new OomKiller(this, logger, oom);
         TimeProvider = timeProvider;
         Canary = new StallCanary(this, logger, canaryInterval);
         Reclaimers = new ReclaimDriver(this, logger);
@@ -28,6 +29,9 @@ internal sealed class BudgetTree
     internal TimeProvider TimeProvider { get; }
 
     internal StallCanary Canary { get; }
+
+    /// <summary>The tree's OOM killer.</summary>
+    internal OomKiller Oom { get; }
 
     /// <summary>The tree's shrinkers, priority loop and background worker.</summary>
     internal ReclaimDriver Reclaimers { get; }

@@ -103,6 +103,7 @@ public sealed partial class MemoryBudget
             committed = seen;
         }
 
+        AllocationContext.Current?.Consumer?.Attribute(-bytes);
         Release(Parent, bytes, fromReserve: false, waiters: Queue.Count != 0);
     }
 
@@ -248,6 +249,22 @@ public sealed partial class MemoryBudget
     [MethodImpl(MethodImplOptions.NoInlining)]
     private ChargeOutcome ChargeInContext(AllocationContext context, long bytes, AllocationMode mode, AllocationPriority priority, string? site, CancellationToken cancellationToken)
     {
+        if (context.Consumer is not { } consumer)
+        {
+            return ChargeInScopes(context, bytes, mode, priority, site, cancellationToken);
+        }
+
+        if (consumer.IsKilled && TryChargePath(bytes, Floor.HalfMin, Ticket.Jump, locked: false) is null)
+        {
+            consumer.Attribute(bytes); // an OOM victim unwinding may use half the min reserve (ALLOC_OOM)
+            return default;
+        }
+
+        return consumer.Attribute(ChargeInScopes(context, bytes, mode, priority, site, cancellationToken), bytes);
+    }
+
+    private ChargeOutcome ChargeInScopes(AllocationContext context, long bytes, AllocationMode mode, AllocationPriority priority, string? site, CancellationToken cancellationToken)
+    {
         if (context.Reclaiming is { } progress)
         {
             MemoryBudget? refusedBy = TryChargePath(bytes, Floor.None, Ticket.Jump, locked: false);
@@ -293,6 +310,11 @@ public sealed partial class MemoryBudget
         if (mode != AllocationMode.NoFail)
         {
             return new ChargeOutcome(refused, null);
+        }
+
+        if (TryAfterOom(bytes, refused, Floor.HalfMin))
+        {
+            return default; // NoFail after the OOM killer ran may use half the min reserve (ALLOC_OOM)
         }
 
         return policy?.MaxWait is { } maxWait

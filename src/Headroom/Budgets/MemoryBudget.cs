@@ -43,7 +43,7 @@ public sealed partial class MemoryBudget : IDisposable
         _watermarks = options.Validate();
         _capacity = options.Capacity;
         Name = options.Name;
-        Tree = new BudgetTree(options.TimeProvider, options.Logger ?? NullLogger.Instance, options.CanaryInterval);
+        Tree = new BudgetTree(options.TimeProvider, options.Logger ?? NullLogger.Instance, options.CanaryInterval, options.Oom);
     }
 
     private MemoryBudget(MemoryBudget parent, MemoryBudgetOptions options, Watermarks watermarks)

@@ -59,6 +59,9 @@ public sealed class MemoryBudgetOptions
     /// <value>The default value (<see langword="null"/>) logs nothing.</value>
     public ILogger? Logger { get; set; }
 
+    /// <summary>Gets or sets the OOM killer's policy and kill timeout. Children use their root's.</summary>
+    public OomOptions Oom { get; set; } = new();
+
     /// <summary>Checks every setting and derives the watermarks; throws naming the first setting that is wrong.</summary>
     internal Watermarks Validate()
     {
@@ -85,6 +88,8 @@ public sealed class MemoryBudgetOptions
         }
 
         ArgumentNullException.ThrowIfNull(TimeProvider, nameof(TimeProvider));
+        ArgumentNullException.ThrowIfNull(Oom, nameof(Oom));
+        Oom.Validate();
         return Watermarks.Derive(Capacity, MinWatermark, LowWatermark, HighWatermark, WatermarkScaleFactor);
     }
 }

@@ -21,4 +21,22 @@ internal static partial class Log
     [LoggerMessage(EventId = 4, EventName = "ReclaimerOverclaimed", Level = LogLevel.Warning,
         Message = "Reclaimer of domain '{Domain}' on budget '{Budget}' claimed {Claimed} bytes but uncharged {Freed}; progress counts what it uncharged")]
     internal static partial void ReclaimerOverclaimed(ILogger logger, string domain, string budget, long claimed, long freed);
+
+    [LoggerMessage(EventId = 5, EventName = "OutOfMemory", Level = LogLevel.Error, Message = "{Report}")]
+    internal static partial void OutOfMemory(ILogger logger, string report);
+
+    [LoggerMessage(EventId = 6, EventName = "NothingToKill", Level = LogLevel.Warning,
+        Message = "Budget '{Budget}' is out of memory for {Bytes} bytes and the OOM killer has no victim: {Reason}; the waiters keep waiting")]
+    internal static partial void NothingToKill(ILogger logger, string budget, long bytes, string reason);
+
+    [LoggerMessage(EventId = 7, EventName = "VictimGivenUp", Level = LogLevel.Warning,
+        Message = "OOM victim '{Victim}' did not release its memory within {Timeout} and still holds {Charged} bytes; it is given up on and the next may be chosen")]
+    internal static partial void VictimGivenUp(ILogger logger, string victim, TimeSpan timeout, long charged);
+
+    [LoggerMessage(EventId = 8, EventName = "KillFailed", Level = LogLevel.Error, Message = "Killing or reaping OOM victim '{Victim}' threw")]
+    internal static partial void KillFailed(ILogger logger, Exception exception, string victim);
+
+    [LoggerMessage(EventId = 9, EventName = "ConsumerEndedHolding", Level = LogLevel.Warning,
+        Message = "Consumer '{Consumer}' on budget '{Budget}' was disposed while {Charged} bytes charged on its flows were still charged")]
+    internal static partial void ConsumerEndedHolding(ILogger logger, string consumer, string budget, long charged);
 }

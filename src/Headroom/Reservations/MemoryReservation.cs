@@ -27,6 +27,7 @@ public sealed class MemoryReservation : IDisposable, IAsyncDisposable
         Mode = mode;
         _amount = amount;
         _remaining = amount;
+        AllocationContext.Current?.Consumer?.Adopt(this); // reapable by the OOM killer if its consumer is chosen
     }
 
     /// <summary>Gets the budget the reservation was admitted by (it reserves at every ancestor too).</summary>
