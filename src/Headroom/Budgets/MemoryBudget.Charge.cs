@@ -17,7 +17,7 @@ public sealed partial class MemoryBudget
     /// <see cref="AllocationMode.NoFail"/> is refused: it waits until granted, so use <see cref="Charge"/> or <see cref="ChargeAsync"/>.
     /// </param>
     /// <param name="priority">How deep into the min reserve the slow path may go.</param>
-    /// <param name="site">An optional name for the caller, reported in warnings and exceptions.</param>
+    /// <param name="site">An optional name for the caller. A try never waits, so no site policy or stall warning applies to it.</param>
     /// <returns><see langword="true"/> when charged; <see langword="false"/> when refused, with no counter changed.</returns>
     /// <exception cref="ArgumentOutOfRangeException">A size, mode or priority breaks its rule.</exception>
     /// <exception cref="ObjectDisposedException">The budget was disposed.</exception>
@@ -265,7 +265,7 @@ public sealed partial class MemoryBudget
 
     private ChargeOutcome ChargeInScopes(AllocationContext context, long bytes, AllocationMode mode, AllocationPriority priority, string? site, CancellationToken cancellationToken)
     {
-        if (context.Reclaiming is { } progress)
+        if (context.Reclaiming is { IsOpen: true } progress)
         {
             MemoryBudget? refusedBy = TryChargePath(bytes, Floor.None, Ticket.Jump, locked: false);
             if (refusedBy is null)

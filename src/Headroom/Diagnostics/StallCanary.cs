@@ -43,7 +43,7 @@ internal sealed class StallCanary
         _period = interval;
         if (_timer is null)
         {
-            _timer = _tree.TimeProvider.CreateTimer(static state => ((StallCanary)state!).Check(), this, interval, interval);
+            _timer = Detached.Start(() => _tree.TimeProvider.CreateTimer(static state => ((StallCanary)state!).Check(), this, interval, interval));
         }
         else
         {

@@ -171,14 +171,19 @@ public sealed class MemoryConsumer : IDisposable
 
         foreach (IMemoryReclaimer memory in reapable)
         {
+            var progress = new ReclaimProgress();
             try
             {
-                using var scope = new AllocationScope(AllocationContext.InReclaim(new ReclaimProgress()));
+                using var scope = new AllocationScope(AllocationContext.InReclaim(progress));
                 memory.Reclaim(long.MaxValue, CancellationToken.None);
             }
             catch (Exception e) when (e is not OutOfMemoryException)
             {
                 onFault(e);
+            }
+            finally
+            {
+                progress.Close();
             }
         }
     }

@@ -108,7 +108,11 @@ internal sealed class OomKiller
             report = Choose(level, bytes, dryRun: false);
             if (report.Victim?.Consumer is not { } chosen)
             {
-                LogNobody(report);
+                if (report.Candidates.Count > 0)
+                {
+                    LogNobody(report); // with no consumer at all the killer is not in play; the canary reports the stall
+                }
+
                 return false;
             }
 
@@ -121,7 +125,7 @@ internal sealed class OomKiller
                 victim = chosen;
                 victim.MarkKilled();
                 _victim = victim;
-                _timer = _tree.TimeProvider.CreateTimer(static state => ((OomKiller)state!).KillTimedOut(), this, _killTimeout, Timeout.InfiniteTimeSpan);
+                _timer = Detached.Start(() => _tree.TimeProvider.CreateTimer(static state => ((OomKiller)state!).KillTimedOut(), this, _killTimeout, Timeout.InfiniteTimeSpan));
             }
         }
 

@@ -61,7 +61,7 @@ internal sealed class BackgroundReclaim : IDisposable
     {
         lock (_start)
         {
-            _worker ??= Task.Run(WorkAsync);
+            _worker ??= Detached.Start(() => Task.Run(WorkAsync));
         }
     }
 

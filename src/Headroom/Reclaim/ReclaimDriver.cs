@@ -62,7 +62,7 @@ internal sealed class ReclaimDriver : IReclaimDriver, IDisposable
     /// <summary>One pass of the priority loop for <paramref name="level"/>; returns the bytes really uncharged.</summary>
     internal long Pass(MemoryBudget level, long target, AllocationContext? context)
     {
-        if (context?.Reclaiming is not null || target <= 0)
+        if (context?.Reclaiming is { IsOpen: true } || target <= 0)
         {
             return 0; // code inside a reclaimer never recurses into reclaim (PF_MEMALLOC)
         }

@@ -7,8 +7,23 @@ namespace Headroom;
 internal sealed class ReclaimProgress
 {
     private long _uncharged;
+    private volatile bool _closed;
 
     internal long Uncharged => Interlocked.Read(ref _uncharged);
 
-    internal void Add(long bytes) => Interlocked.Add(ref _uncharged, bytes);
+    /// <summary>
+    /// Gets whether the reclaimer call is still running. Tasks it started inherit its flow context; once the call has
+    /// returned they are ordinary work again, not reclaim context.
+    /// </summary>
+    internal bool IsOpen => !_closed;
+
+    internal void Add(long bytes)
+    {
+        if (!_closed)
+        {
+            Interlocked.Add(ref _uncharged, bytes);
+        }
+    }
+
+    internal void Close() => _closed = true;
 }

@@ -122,7 +122,14 @@ internal sealed class Shrinker
     private ReclaimResult Call(AllocationContext context, long target, CancellationToken cancellationToken)
     {
         using var scope = new AllocationScope(context);
-        return Reclaimer.Reclaim(target, cancellationToken);
+        try
+        {
+            return Reclaimer.Reclaim(target, cancellationToken);
+        }
+        finally
+        {
+            context.Reclaiming!.Close();
+        }
     }
 
     /// <summary>Runs the call on the thread pool and stops waiting after the timeout; the abandoned call keeps the reclaimer busy until it returns.</summary>
