@@ -1,0 +1,225 @@
+using Microsoft.Extensions.Logging.Testing;
+
+namespace Headroom.Tests.Oom;
+
+/// <summary>Semantics §7: whom the OOM killer chooses, how it kills, and what it reports.</summary>
+public sealed class OomKillerTests
+{
+    private static MemoryBudget Create(OomOptions? oom = null, FakeLogger? logger = null) => new(new MemoryBudgetOptions
+    {
+        Name = "engine",
+        Capacity = 1000,
+        MinWatermark = 100,
+        LowWatermark = 100,
+        HighWatermark = 100,
+        CanaryInterval = Timeout.InfiniteTimeSpan,
+        Oom = oom ?? new OomOptions(),
+        Logger = logger,
+    });
+
+    private static void ChargeAs(MemoryConsumer consumer, MemoryBudget budget, long bytes)
+    {
+        using (consumer.Enter())
+        {
+            budget.Charge(bytes, AllocationMode.NoWait);
+        }
+    }
+
+    private static void UnchargeAs(MemoryConsumer consumer, MemoryBudget budget, long bytes)
+    {
+        using (consumer.Enter())
+        {
+            budget.Uncharge(bytes);
+        }
+    }
+
+    [Fact]
+    public void The_dry_run_names_the_highest_badness_and_lists_everyone()
+    {
+        using MemoryBudget budget = Create();
+        using var a = new CancellationTokenSource();
+        using var b = new CancellationTokenSource();
+        using var c = new CancellationTokenSource();
+        using MemoryConsumer big = budget.RegisterConsumer("big", a);
+        using MemoryConsumer favoured = budget.RegisterConsumer("favoured", b, oomScoreAdj: 300);
+        using MemoryConsumer immune = budget.RegisterConsumer("immune", c, oomScoreAdj: MemoryConsumer.NeverKill);
+        ChargeAs(big, budget, 300);
+        ChargeAs(favoured, budget, 100); // 100 + 300 × 1000 / 1000 = 400
+        ChargeAs(immune, budget, 400);
+
+        OomReport report = budget.DryRunOom(50);
+        Assert.True(report.DryRun);
+        Assert.Equal("favoured", report.Victim?.Name);
+        Assert.Equal(["favoured", "big", "immune"], report.Candidates.Select(x => x.Name));
+        Assert.Equal([400L, 300L, -600L], report.Candidates.Select(x => x.Badness));
+        Assert.False(report.Candidates[2].Eligible);
+        Assert.Contains("highest badness (400)", report.Reason, StringComparison.Ordinal);
+        Assert.Contains("* favoured", report.ToString(), StringComparison.Ordinal);
+        Assert.False(favoured.IsKilled); // a dry run kills nobody
+        Assert.False(b.IsCancellationRequested);
+
+        UnchargeAs(big, budget, 300);
+        UnchargeAs(favoured, budget, 100);
+        UnchargeAs(immune, budget, 400);
+        Assert.Equal((0L, 0L, 0L), (big.Charged, favoured.Charged, immune.Charged));
+        TestBudgets.AssertEmpty(budget);
+    }
+
+    [Fact]
+    public async Task A_NoFail_charge_without_progress_kills_the_victim_and_reaps_its_reservation()
+    {
+        var logger = new FakeLogger();
+        using MemoryBudget budget = Create(logger: logger);
+        using var cts = new CancellationTokenSource();
+        using MemoryConsumer victim = budget.RegisterConsumer("query-7", cts);
+        OomReport? reported = null;
+        budget.OutOfMemory += (_, report) => reported = report;
+        MemoryReservation held;
+        using (victim.Enter())
+        {
+            held = await budget.ReserveAsync(500);
+        }
+
+        budget.Charge(400, AllocationMode.NoWait);
+        Assert.Equal(500, victim.Reserved);
+
+        await budget.ChargeAsync(300, AllocationMode.NoFail); // no reclaimer: no progress; the kill reaps 500
+
+        Assert.True(victim.IsKilled);
+        Assert.True(cts.IsCancellationRequested);
+        Assert.True(held.IsDisposed);
+        Assert.Equal(0, budget.Reserved);
+        Assert.Equal("query-7", reported?.Victim?.Name);
+        Assert.False(reported!.DryRun);
+        Assert.Equal(300, reported.RequestedBytes);
+        Assert.Contains(logger.Collector.GetSnapshot(), r => r.Message.Contains("Out of memory", StringComparison.Ordinal));
+        Assert.Null(budget.Tree.Oom.Victim); // all it held was reapable: done
+
+        budget.Uncharge(700);
+        TestBudgets.AssertEmpty(budget);
+    }
+
+    [Fact]
+    public async Task Only_one_victim_at_a_time_and_a_victim_unwinds_with_half_the_min_reserve()
+    {
+        using MemoryBudget budget = Create(new OomOptions { KillTimeout = TimeSpan.FromHours(1) });
+        using var first = new CancellationTokenSource();
+        using var second = new CancellationTokenSource();
+        using MemoryConsumer a = budget.RegisterConsumer("a", first);
+        using MemoryConsumer b = budget.RegisterConsumer("b", second);
+        ChargeAs(a, budget, 500);
+        ChargeAs(b, budget, 400); // 900: the NoFail limit
+
+        Task waiting = budget.ChargeAsync(60, AllocationMode.NoFail).AsTask(); // kills a; even at min / 2, 960 does not fit
+        Assert.True(a.IsKilled);
+        Assert.False(waiting.IsCompleted);
+
+        using (a.Enter())
+        {
+            budget.Charge(40, AllocationMode.NoWait); // the victim may dip to 1000 − min / 2 while it unwinds, past the queue
+        }
+
+        Task another = budget.ChargeAsync(10, AllocationMode.NoFail).AsTask();
+        Assert.False(b.IsKilled); // a is still unwinding: no second victim
+        Assert.Same(a, budget.Tree.Oom.Victim);
+
+        Assert.Equal(540, a.Charged);
+        UnchargeAs(a, budget, 540); // it gives everything back: done, and the waiters fit
+        await waiting;
+        await another;
+        Assert.Null(budget.Tree.Oom.Victim);
+        Assert.False(b.IsKilled);
+
+        budget.Uncharge(70);
+        UnchargeAs(b, budget, 400);
+        TestBudgets.AssertEmpty(budget);
+    }
+
+    [Fact]
+    public async Task Only_the_short_subtree_is_searched_and_the_immune_are_never_chosen()
+    {
+        var logger = new FakeLogger();
+        using MemoryBudget root = Create(logger: logger);
+        MemoryBudget left = root.CreateChild(TestBudgets.Flat("left", 300));
+        MemoryBudget right = root.CreateChild(TestBudgets.Flat("right", 1000));
+        using var l = new CancellationTokenSource();
+        using var r = new CancellationTokenSource();
+        using MemoryConsumer leftImmune = left.RegisterConsumer("left-immune", l, MemoryConsumer.NeverKill);
+        using MemoryConsumer rightBig = right.RegisterConsumer("right-big", r);
+        ChargeAs(leftImmune, left, 300);
+        ChargeAs(rightBig, right, 500);
+
+        using var cancel = new CancellationTokenSource();
+        Task wait = left.ChargeAsync(10, AllocationMode.NoFail, cancellationToken: cancel.Token).AsTask(); // left is short, not root
+        Assert.False(rightBig.IsKilled); // outside the short subtree
+        Assert.False(wait.IsCompleted); // nothing to kill: it waits
+        Assert.Contains(logger.Collector.GetSnapshot(), x => x.Message.Contains("no victim", StringComparison.Ordinal));
+
+        await cancel.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => wait);
+        UnchargeAs(leftImmune, left, 300);
+        UnchargeAs(rightBig, right, 500);
+        TestBudgets.AssertEmpty(root, left, right);
+    }
+
+    [Fact]
+    public void Newest_first_a_selector_and_panic_choose_as_they_say()
+    {
+        using var x = new CancellationTokenSource();
+        using var y = new CancellationTokenSource();
+
+        using (MemoryBudget newest = Create(new OomOptions { Policy = OomPolicy.NewestFirst }))
+        using (MemoryConsumer old = newest.RegisterConsumer("old", x))
+        using (MemoryConsumer young = newest.RegisterConsumer("young", y))
+        {
+            ChargeAs(old, newest, 500);
+            Assert.Equal("young", newest.DryRunOom().Victim?.Name);
+            Assert.Contains("newest", newest.DryRunOom().Reason, StringComparison.Ordinal);
+            UnchargeAs(old, newest, 500);
+            TestBudgets.AssertEmpty(newest);
+        }
+
+        using (MemoryBudget chosen = Create(new OomOptions { Selector = candidates => candidates.Single(c => c.Name == "old") }))
+        using (MemoryConsumer old = chosen.RegisterConsumer("old", x))
+        using (MemoryConsumer young = chosen.RegisterConsumer("young", y))
+        {
+            ChargeAs(young, chosen, 500);
+            Assert.Equal("old", chosen.DryRunOom().Victim?.Name);
+            UnchargeAs(young, chosen, 500);
+            TestBudgets.AssertEmpty(chosen);
+        }
+
+        using (MemoryBudget panicking = Create(new OomOptions { Policy = OomPolicy.Panic }))
+        using (MemoryConsumer old = panicking.RegisterConsumer("old", x))
+        {
+            string? panic = null;
+            panicking.Tree.Oom.Panic = message => panic = message;
+            ChargeAs(old, panicking, 900);
+            Assert.False(panicking.TryReserve(1, out _)); // a try never runs the killer
+            Assert.Throws<MemoryAllocationException>(() => panicking.Charge(10, AllocationMode.RetryMayFail)); // nor does a failing mode
+            using var cancel = new CancellationTokenSource();
+            Task wait = panicking.ChargeAsync(10, AllocationMode.NoFail, cancellationToken: cancel.Token).AsTask();
+            Assert.NotNull(panic);
+            Assert.Contains("the policy is to panic", panic, StringComparison.Ordinal);
+            Assert.False(old.IsKilled);
+            cancel.Cancel();
+            UnchargeAs(old, panicking, 900);
+            TestBudgets.AssertEmpty(panicking);
+        }
+    }
+
+    [Fact]
+    public void Bad_consumers_and_options_are_refused()
+    {
+        using MemoryBudget budget = Create();
+        using var cts = new CancellationTokenSource();
+        Assert.Equal("oomScoreAdj", Assert.Throws<ArgumentOutOfRangeException>(() => budget.RegisterConsumer("x", cts, 1001)).ParamName);
+        Assert.Throws<ArgumentException>(() => budget.RegisterConsumer(" ", cts));
+        Assert.Equal("KillTimeout", Assert.Throws<ArgumentOutOfRangeException>(() => Create(new OomOptions { KillTimeout = TimeSpan.Zero })).ParamName);
+        Assert.Equal("Policy", Assert.Throws<ArgumentOutOfRangeException>(() => Create(new OomOptions { Policy = (OomPolicy)9 })).ParamName);
+        MemoryConsumer gone = budget.RegisterConsumer("gone", cts);
+        gone.Dispose();
+        Assert.Throws<ObjectDisposedException>(() => gone.Enter());
+        TestBudgets.AssertEmpty(budget);
+    }
+}
