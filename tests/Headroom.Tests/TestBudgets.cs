@@ -49,4 +49,22 @@ internal static class TestBudgets
 
     /// <summary>Waits until <paramref name="count"/> waiters are queued at <paramref name="level"/> (waiters park synchronously, so this is immediate).</summary>
     internal static void AssertQueued(MemoryBudget level, int count) => Assert.Equal(count, level.Queue.Count);
+
+    /// <summary>Charges on behalf of <paramref name="consumer"/>, as its own flow would.</summary>
+    internal static void ChargeAs(MemoryConsumer consumer, MemoryBudget budget, long bytes)
+    {
+        using (consumer.Enter())
+        {
+            budget.Charge(bytes, AllocationMode.NoWait);
+        }
+    }
+
+    /// <summary>Uncharges on behalf of <paramref name="consumer"/>, as its own flow would.</summary>
+    internal static void UnchargeAs(MemoryConsumer consumer, MemoryBudget budget, long bytes)
+    {
+        using (consumer.Enter())
+        {
+            budget.Uncharge(bytes);
+        }
+    }
 }

@@ -63,23 +63,8 @@ internal sealed record AllocationContext
     }
 
     /// <summary>The flow's live reservation if it is on <paramref name="budget"/> or an ancestor of it; else null.</summary>
-    internal MemoryReservation? Covering(MemoryBudget budget)
-    {
-        if (Reservation is not { IsDisposed: false } reservation)
-        {
-            return null;
-        }
-
-        for (MemoryBudget? level = budget; level is not null; level = level.Parent)
-        {
-            if (level == reservation.Budget)
-            {
-                return reservation;
-            }
-        }
-
-        return null;
-    }
+    internal MemoryReservation? Covering(MemoryBudget budget) =>
+        Reservation is { IsDisposed: false } reservation && budget.IsWithin(reservation.Budget) ? reservation : null;
 
     private static AllocationContext Derive() => Flow.Value ?? Empty;
 }

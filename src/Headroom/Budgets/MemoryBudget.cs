@@ -203,6 +203,20 @@ public sealed partial class MemoryBudget : IDisposable
         }
     }
 
+    /// <summary>True when this budget is <paramref name="ancestor"/> or one of its descendants.</summary>
+    internal bool IsWithin(MemoryBudget ancestor)
+    {
+        for (MemoryBudget? level = this; level is not null; level = level.Parent)
+        {
+            if (level == ancestor)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     /// <summary>The bytes a charge of this floor must leave free at this level.</summary>
     private long FloorBytes(Floor floor) => floor switch
     {

@@ -169,7 +169,7 @@ internal sealed class OomKiller
         var candidates = new List<OomCandidate>();
         foreach (MemoryConsumer c in _consumers)
         {
-            if (!IsWithin(c.Budget, level))
+            if (!c.Budget.IsWithin(level))
             {
                 continue;
             }
@@ -252,18 +252,5 @@ internal sealed class OomKiller
             _lastNobody = now;
             Log.NothingToKill(_logger, report.ShortBudget.Name, report.RequestedBytes, report.Reason);
         }
-    }
-
-    private static bool IsWithin(MemoryBudget budget, MemoryBudget ancestor)
-    {
-        for (MemoryBudget? level = budget; level is not null; level = level.Parent)
-        {
-            if (level == ancestor)
-            {
-                return true;
-            }
-        }
-
-        return false;
     }
 }

@@ -105,7 +105,7 @@ internal sealed class ReclaimDriver : IReclaimDriver, IDisposable
         var candidates = new List<Shrinker>(all.Length);
         foreach (Shrinker shrinker in all)
         {
-            if (IsWithin(shrinker.Budget, level) && shrinker.Eligible(context))
+            if (shrinker.Budget.IsWithin(level) && shrinker.Eligible(context))
             {
                 candidates.Add(shrinker);
             }
@@ -113,19 +113,6 @@ internal sealed class ReclaimDriver : IReclaimDriver, IDisposable
 
         candidates.Sort(static (a, b) => a.Cost != b.Cost ? a.Cost.CompareTo(b.Cost) : a.Order.CompareTo(b.Order));
         return [.. candidates];
-    }
-
-    private static bool IsWithin(MemoryBudget budget, MemoryBudget ancestor)
-    {
-        for (MemoryBudget? level = budget; level is not null; level = level.Parent)
-        {
-            if (level == ancestor)
-            {
-                return true;
-            }
-        }
-
-        return false;
     }
 
     private void Unregister(Shrinker shrinker)

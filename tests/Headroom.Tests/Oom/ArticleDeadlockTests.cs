@@ -52,7 +52,7 @@ public sealed class ArticleDeadlockTests : IDisposable
         using var smallCts = new CancellationTokenSource();
         using MemoryConsumer big = budget.RegisterConsumer("big", bigCts);
         using MemoryConsumer small = budget.RegisterConsumer("small", smallCts);
-        ChargeAs(big, budget, 600); // plain charges: nothing to reap
+        TestBudgets.ChargeAs(big, budget, 600); // plain charges: nothing to reap
         TestCache cache;
         using (small.Enter())
         {
@@ -76,8 +76,8 @@ public sealed class ArticleDeadlockTests : IDisposable
 
         _lockL.Release();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => victim);
-        UnchargeAs(big, budget, 600);
-        UnchargeAs(small, budget, 100);
+        TestBudgets.UnchargeAs(big, budget, 600);
+        TestBudgets.UnchargeAs(small, budget, 100);
         budget.Uncharge(150);
         TestBudgets.AssertEmpty(budget);
     }
@@ -90,10 +90,10 @@ public sealed class ArticleDeadlockTests : IDisposable
         using var systemCts = new CancellationTokenSource();
         using MemoryConsumer big = budget.RegisterConsumer("big", bigCts);
         using MemoryConsumer system = budget.RegisterConsumer("system", systemCts, MemoryConsumer.NeverKill);
-        ChargeAs(big, budget, 600);
-        ChargeAs(system, budget, 300);
+        TestBudgets.ChargeAs(big, budget, 600);
+        TestBudgets.ChargeAs(system, budget, 300);
         await _lockL.WaitAsync();
-        Task victim = NeedsL(big, bigCts.Token, unwind: () => UnchargeAs(big, budget, 600));
+        Task victim = NeedsL(big, bigCts.Token, unwind: () => TestBudgets.UnchargeAs(big, budget, 600));
 
         Task charge = budget.ChargeAsync(100, AllocationMode.NoFail, site: "allocator").AsTask();
         await AdvanceUntil(() => _logger.Collector.GetSnapshot().Any(r => r.Message.Contains("stall", StringComparison.Ordinal)));
@@ -106,24 +106,8 @@ public sealed class ArticleDeadlockTests : IDisposable
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => victim);
         await charge.WaitAsync(TimeSpan.FromSeconds(30));
         budget.Uncharge(100);
-        UnchargeAs(system, budget, 300);
+        TestBudgets.UnchargeAs(system, budget, 300);
         TestBudgets.AssertEmpty(budget);
-    }
-
-    private static void ChargeAs(MemoryConsumer consumer, MemoryBudget budget, long bytes)
-    {
-        using (consumer.Enter())
-        {
-            budget.Charge(bytes, AllocationMode.NoWait);
-        }
-    }
-
-    private static void UnchargeAs(MemoryConsumer consumer, MemoryBudget budget, long bytes)
-    {
-        using (consumer.Enter())
-        {
-            budget.Uncharge(bytes);
-        }
     }
 
     private MemoryBudget Create() => new(new MemoryBudgetOptions

@@ -17,22 +17,6 @@ public sealed class OomKillerTests
         Logger = logger,
     });
 
-    private static void ChargeAs(MemoryConsumer consumer, MemoryBudget budget, long bytes)
-    {
-        using (consumer.Enter())
-        {
-            budget.Charge(bytes, AllocationMode.NoWait);
-        }
-    }
-
-    private static void UnchargeAs(MemoryConsumer consumer, MemoryBudget budget, long bytes)
-    {
-        using (consumer.Enter())
-        {
-            budget.Uncharge(bytes);
-        }
-    }
-
     [Fact]
     public void The_dry_run_names_the_highest_badness_and_lists_everyone()
     {
@@ -43,9 +27,9 @@ public sealed class OomKillerTests
         using MemoryConsumer big = budget.RegisterConsumer("big", a);
         using MemoryConsumer favoured = budget.RegisterConsumer("favoured", b, oomScoreAdj: 300);
         using MemoryConsumer immune = budget.RegisterConsumer("immune", c, oomScoreAdj: MemoryConsumer.NeverKill);
-        ChargeAs(big, budget, 300);
-        ChargeAs(favoured, budget, 100); // 100 + 300 × 1000 / 1000 = 400
-        ChargeAs(immune, budget, 400);
+        TestBudgets.ChargeAs(big, budget, 300);
+        TestBudgets.ChargeAs(favoured, budget, 100); // 100 + 300 × 1000 / 1000 = 400
+        TestBudgets.ChargeAs(immune, budget, 400);
 
         OomReport report = budget.DryRunOom(50);
         Assert.True(report.DryRun);
@@ -58,9 +42,9 @@ public sealed class OomKillerTests
         Assert.False(favoured.IsKilled); // a dry run kills nobody
         Assert.False(b.IsCancellationRequested);
 
-        UnchargeAs(big, budget, 300);
-        UnchargeAs(favoured, budget, 100);
-        UnchargeAs(immune, budget, 400);
+        TestBudgets.UnchargeAs(big, budget, 300);
+        TestBudgets.UnchargeAs(favoured, budget, 100);
+        TestBudgets.UnchargeAs(immune, budget, 400);
         Assert.Equal((0L, 0L, 0L), (big.Charged, favoured.Charged, immune.Charged));
         TestBudgets.AssertEmpty(budget);
     }
@@ -107,8 +91,8 @@ public sealed class OomKillerTests
         using var second = new CancellationTokenSource();
         using MemoryConsumer a = budget.RegisterConsumer("a", first);
         using MemoryConsumer b = budget.RegisterConsumer("b", second);
-        ChargeAs(a, budget, 500);
-        ChargeAs(b, budget, 400); // 900: the NoFail limit
+        TestBudgets.ChargeAs(a, budget, 500);
+        TestBudgets.ChargeAs(b, budget, 400); // 900: the NoFail limit
 
         Task waiting = budget.ChargeAsync(60, AllocationMode.NoFail).AsTask(); // kills a; even at min / 2, 960 does not fit
         Assert.True(a.IsKilled);
@@ -124,14 +108,14 @@ public sealed class OomKillerTests
         Assert.Same(a, budget.Tree.Oom.Victim);
 
         Assert.Equal(540, a.Charged);
-        UnchargeAs(a, budget, 540); // it gives everything back: done, and the waiters fit
+        TestBudgets.UnchargeAs(a, budget, 540); // it gives everything back: done, and the waiters fit
         await waiting;
         await another;
         Assert.Null(budget.Tree.Oom.Victim);
         Assert.False(b.IsKilled);
 
         budget.Uncharge(70);
-        UnchargeAs(b, budget, 400);
+        TestBudgets.UnchargeAs(b, budget, 400);
         TestBudgets.AssertEmpty(budget);
     }
 
@@ -146,8 +130,8 @@ public sealed class OomKillerTests
         using var r = new CancellationTokenSource();
         using MemoryConsumer leftImmune = left.RegisterConsumer("left-immune", l, MemoryConsumer.NeverKill);
         using MemoryConsumer rightBig = right.RegisterConsumer("right-big", r);
-        ChargeAs(leftImmune, left, 300);
-        ChargeAs(rightBig, right, 500);
+        TestBudgets.ChargeAs(leftImmune, left, 300);
+        TestBudgets.ChargeAs(rightBig, right, 500);
 
         using var cancel = new CancellationTokenSource();
         Task wait = left.ChargeAsync(10, AllocationMode.NoFail, cancellationToken: cancel.Token).AsTask(); // left is short, not root
@@ -157,8 +141,8 @@ public sealed class OomKillerTests
 
         await cancel.CancelAsync();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => wait);
-        UnchargeAs(leftImmune, left, 300);
-        UnchargeAs(rightBig, right, 500);
+        TestBudgets.UnchargeAs(leftImmune, left, 300);
+        TestBudgets.UnchargeAs(rightBig, right, 500);
         TestBudgets.AssertEmpty(root, left, right);
     }
 
@@ -172,10 +156,10 @@ public sealed class OomKillerTests
         using (MemoryConsumer old = newest.RegisterConsumer("old", x))
         using (MemoryConsumer young = newest.RegisterConsumer("young", y))
         {
-            ChargeAs(old, newest, 500);
+            TestBudgets.ChargeAs(old, newest, 500);
             Assert.Equal("young", newest.DryRunOom().Victim?.Name);
             Assert.Contains("newest", newest.DryRunOom().Reason, StringComparison.Ordinal);
-            UnchargeAs(old, newest, 500);
+            TestBudgets.UnchargeAs(old, newest, 500);
             TestBudgets.AssertEmpty(newest);
         }
 
@@ -183,9 +167,9 @@ public sealed class OomKillerTests
         using (MemoryConsumer old = chosen.RegisterConsumer("old", x))
         using (MemoryConsumer young = chosen.RegisterConsumer("young", y))
         {
-            ChargeAs(young, chosen, 500);
+            TestBudgets.ChargeAs(young, chosen, 500);
             Assert.Equal("old", chosen.DryRunOom().Victim?.Name);
-            UnchargeAs(young, chosen, 500);
+            TestBudgets.UnchargeAs(young, chosen, 500);
             TestBudgets.AssertEmpty(chosen);
         }
 
@@ -194,7 +178,7 @@ public sealed class OomKillerTests
         {
             string? panic = null;
             panicking.Tree.Oom.Panic = message => panic = message;
-            ChargeAs(old, panicking, 900);
+            TestBudgets.ChargeAs(old, panicking, 900);
             Assert.False(panicking.TryReserve(1, out _)); // a try never runs the killer
             Assert.Throws<MemoryAllocationException>(() => panicking.Charge(10, AllocationMode.RetryMayFail)); // nor does a failing mode
             using var cancel = new CancellationTokenSource();
@@ -203,7 +187,7 @@ public sealed class OomKillerTests
             Assert.Contains("the policy is to panic", panic, StringComparison.Ordinal);
             Assert.False(old.IsKilled);
             cancel.Cancel();
-            UnchargeAs(old, panicking, 900);
+            TestBudgets.UnchargeAs(old, panicking, 900);
             TestBudgets.AssertEmpty(panicking);
         }
     }
