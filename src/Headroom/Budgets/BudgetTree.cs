@@ -109,11 +109,42 @@ internal sealed class BudgetTree
             {
                 // It fits here now but another level of its path refuses it: it waits there instead.
                 level.Queue.Remove(head);
-                refusedBy.Queue.Add(head, refusedBy);
+                if (QueueAt(head, refusedBy))
+                {
+                    Leave(head);
+                    head.Completion.TrySetResult();
+                    granted = true;
+                }
             }
         }
 
         return granted;
+    }
+
+    /// <summary>
+    /// Queues a waiter at the level that refused it, then tries it once more; true when that try granted it. An
+    /// uncharge lands lock-free: one that freed memory after the refusal but before the queuing saw no waiter there,
+    /// and this second look is what keeps its wake-up from being lost. Caller holds <see cref="Sync"/>.
+    /// </summary>
+    internal static bool QueueAt(Waiter waiter, MemoryBudget refusedBy)
+    {
+        while (true)
+        {
+            refusedBy.Queue.Add(waiter, refusedBy);
+            MemoryBudget? again = waiter.Budget.TryGrant(waiter);
+            if (again == refusedBy)
+            {
+                return false; // still refused there: it waits, and the next release at that level will see it
+            }
+
+            refusedBy.Queue.Remove(waiter);
+            if (again is null)
+            {
+                return true;
+            }
+
+            refusedBy = again;
+        }
     }
 
     /// <summary>Takes a waiter out for good (granted, cancelled or failed). Caller holds <see cref="Sync"/>.</summary>

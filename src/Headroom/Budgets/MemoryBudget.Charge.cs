@@ -390,22 +390,7 @@ public sealed partial class MemoryBudget
         {
             ThrowIfDisposed();
             waiter = Tree.NewWaiter(this, bytes, floor, mode, site, reserves);
-            MemoryBudget? refusedBy = TryGrant(waiter);
-            while (refusedBy is not null)
-            {
-                // Queue first, then look again: an uncharge that lands between the two sees the queued count and wakes us.
-                refusedBy.Queue.Add(waiter, refusedBy);
-                MemoryBudget? again = TryGrant(waiter);
-                if (again == refusedBy)
-                {
-                    break;
-                }
-
-                refusedBy.Queue.Remove(waiter);
-                refusedBy = again;
-            }
-
-            if (refusedBy is null)
+            if (TryGrant(waiter) is not { } refusedBy || BudgetTree.QueueAt(waiter, refusedBy))
             {
                 return Task.CompletedTask;
             }
