@@ -156,18 +156,6 @@ public sealed partial class MemoryBudget
         return null;
     }
 
-    /// <summary>A try on behalf of a waiter, in its place in line: a charge, or a reservation's admission. Caller holds the tree's lock.</summary>
-    internal MemoryBudget? TryGrant(Waiter waiter)
-    {
-        MemoryBudget? refusedBy = TryChargePath(waiter.Bytes, waiter.Floor, waiter.Ticket, locked: true);
-        if (refusedBy is null && waiter.Reserves)
-        {
-            AddReserved(waiter.Bytes);
-        }
-
-        return refusedBy;
-    }
-
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private bool TryChargeLevel(long bytes, Floor floor, long ticket)
     {
@@ -322,21 +310,6 @@ public sealed partial class MemoryBudget
             : new ChargeOutcome(null, Wait(bytes, floor, mode, site, reserves: false, cancellationToken));
     }
 
-    /// <summary>A wait bounded by a site's policy: past <paramref name="maxWait"/> it fails as a refusal, leaving nothing behind.</summary>
-    private async Task WaitAtMost(TimeSpan maxWait, long bytes, Floor floor, AllocationMode mode, string? site, CancellationToken cancellationToken)
-    {
-        using var deadline = new CancellationTokenSource(maxWait, Tree.TimeProvider);
-        using var either = CancellationTokenSource.CreateLinkedTokenSource(deadline.Token, cancellationToken);
-        try
-        {
-            await Wait(bytes, floor, mode, site, reserves: false, either.Token).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException) when (deadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
-        {
-            throw Refusal(bytes, mode, site, this);
-        }
-    }
-
     /// <summary>The exception for a charge that was refused by <paramref name="refusedBy"/>.</summary>
     internal MemoryAllocationException Refusal(long bytes, AllocationMode mode, string? site, MemoryBudget refusedBy) =>
         new(bytes, mode, site, GetSnapshot(), refusedBy.GetSnapshot());
@@ -382,114 +355,7 @@ public sealed partial class MemoryBudget
         }
     }
 
-    /// <summary>Parks a NoFail charge in the queue of the level that refuses it; the waker charges on its behalf.</summary>
-    private Task Wait(long bytes, Floor floor, AllocationMode mode, string? site, bool reserves, CancellationToken cancellationToken)
-    {
-        Waiter waiter;
-        lock (Tree.Sync)
-        {
-            ThrowIfDisposed();
-            waiter = Tree.NewWaiter(this, bytes, floor, mode, site, reserves);
-            if (TryGrant(waiter) is not { } refusedBy || BudgetTree.QueueAt(waiter, refusedBy))
-            {
-                return Task.CompletedTask;
-            }
-
-            Tree.Park(waiter);
-        }
-
-        if (cancellationToken.CanBeCanceled)
-        {
-            CancellationTokenRegistration registration = cancellationToken.Register(
-                static (state, token) => ((Waiter)state!).Budget.Tree.Cancel((Waiter)state!, token), waiter);
-            lock (Tree.Sync)
-            {
-                if (waiter.QueuedAt is null)
-                {
-                    registration.Unregister(); // granted, cancelled or failed meanwhile
-                }
-                else
-                {
-                    waiter.Registration = registration;
-                }
-            }
-        }
-
-        return waiter.Completion.Task;
-    }
-
     internal static Floor SlowFloor(AllocationMode mode, AllocationPriority priority) => priority == AllocationPriority.Normal
         ? Floor.Min
         : mode == AllocationMode.NoWait ? Floor.Atomic : Floor.HalfMin;
-
-    /// <summary>A NoFail charge that no level could ever grant would wait forever: refuse it as bad input instead.</summary>
-    private void CheckGrantable(long bytes, Floor floor)
-    {
-        for (MemoryBudget? level = this; level is not null; level = level.Parent)
-        {
-            long ceiling = level._capacity - level.FloorBytes(floor);
-            if (bytes > ceiling)
-            {
-                throw new ArgumentOutOfRangeException(nameof(bytes), bytes,
-                    $"A NoFail charge of {bytes} bytes could never be granted: budget '{level.Name}' grants at most {ceiling} bytes at this priority (capacity {level._capacity} less its reserve of {level.FloorBytes(floor)}).");
-            }
-        }
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal void Validate(long bytes, AllocationMode mode, AllocationPriority priority)
-    {
-        if ((ulong)(bytes - 1) >= (ulong)_capacity)
-        {
-            ThrowBadSize(bytes);
-        }
-
-        if ((uint)mode > (uint)AllocationMode.NoFail)
-        {
-            ThrowUndefined(nameof(mode), mode);
-        }
-
-        if ((uint)priority > (uint)AllocationPriority.High)
-        {
-            ThrowUndefined(nameof(priority), priority);
-        }
-
-        if (_disposed)
-        {
-            ThrowDisposed();
-        }
-    }
-
-    private void ThrowIfDisposed()
-    {
-        if (_disposed)
-        {
-            ThrowDisposed();
-        }
-    }
-
-    private void ThrowBadSize(long bytes)
-    {
-        if (bytes <= 0)
-        {
-            ThrowNotPositive(bytes);
-        }
-
-        throw new ArgumentOutOfRangeException(nameof(bytes), bytes,
-            $"A charge of {bytes} bytes exceeds the capacity of budget '{Name}' ({_capacity} bytes) and could never be granted.");
-    }
-
-    internal static void ThrowNotPositive(long bytes) =>
-        throw new ArgumentOutOfRangeException(nameof(bytes), bytes, $"The size must be positive; it was {bytes}.");
-
-    private static void ThrowUndefined<T>(string name, T value)
-        where T : struct, Enum =>
-        throw new ArgumentOutOfRangeException(name, value, $"{value} is not a defined {typeof(T).Name}.");
-
-    private void ThrowUnchargeTooLarge(long bytes, long used) =>
-        throw new ArgumentOutOfRangeException(nameof(bytes), bytes,
-            $"Cannot uncharge {bytes} bytes from budget '{Name}': only {used} bytes are charged to it.");
-
-    private void ThrowDisposed() =>
-        throw new ObjectDisposedException(Name, $"Budget '{Name}' was disposed.");
 }

@@ -1,0 +1,68 @@
+namespace Headroom;
+
+/// <summary>The wait queue's entry (semantics §3): parking a charge in FIFO order, bounded waits, and grants made on a waiter's behalf.</summary>
+public sealed partial class MemoryBudget
+{
+    /// <summary>Parks a NoFail charge in the queue of the level that refuses it; the waker charges on its behalf.</summary>
+    private Task Wait(long bytes, Floor floor, AllocationMode mode, string? site, bool reserves, CancellationToken cancellationToken)
+    {
+        Waiter waiter;
+        lock (Tree.Sync)
+        {
+            ThrowIfDisposed();
+            waiter = Tree.NewWaiter(this, bytes, floor, mode, site, reserves);
+            if (TryGrant(waiter) is not { } refusedBy || BudgetTree.QueueAt(waiter, refusedBy))
+            {
+                return Task.CompletedTask;
+            }
+
+            Tree.Park(waiter);
+        }
+
+        if (cancellationToken.CanBeCanceled)
+        {
+            CancellationTokenRegistration registration = cancellationToken.Register(
+                static (state, token) => ((Waiter)state!).Budget.Tree.Cancel((Waiter)state!, token), waiter);
+            lock (Tree.Sync)
+            {
+                if (waiter.QueuedAt is null)
+                {
+                    registration.Unregister(); // granted, cancelled or failed meanwhile
+                }
+                else
+                {
+                    waiter.Registration = registration;
+                }
+            }
+        }
+
+        return waiter.Completion.Task;
+    }
+
+    /// <summary>A try on behalf of a waiter, in its place in line: a charge, or a reservation's admission. Caller holds the tree's lock.</summary>
+    internal MemoryBudget? TryGrant(Waiter waiter)
+    {
+        MemoryBudget? refusedBy = TryChargePath(waiter.Bytes, waiter.Floor, waiter.Ticket, locked: true);
+        if (refusedBy is null && waiter.Reserves)
+        {
+            AddReserved(waiter.Bytes);
+        }
+
+        return refusedBy;
+    }
+
+    /// <summary>A wait bounded by a site's policy: past <paramref name="maxWait"/> it fails as a refusal, leaving nothing behind.</summary>
+    private async Task WaitAtMost(TimeSpan maxWait, long bytes, Floor floor, AllocationMode mode, string? site, CancellationToken cancellationToken)
+    {
+        using var deadline = new CancellationTokenSource(maxWait, Tree.TimeProvider);
+        using var either = CancellationTokenSource.CreateLinkedTokenSource(deadline.Token, cancellationToken);
+        try
+        {
+            await Wait(bytes, floor, mode, site, reserves: false, either.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (deadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            throw Refusal(bytes, mode, site, this);
+        }
+    }
+}
