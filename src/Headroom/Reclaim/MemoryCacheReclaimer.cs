@@ -40,7 +40,7 @@ public sealed class MemoryCacheReclaimer : IMemoryReclaimer, IDisposable
 
     private readonly MemoryCache _cache;
     private readonly MemoryBudget _budget;
-    private readonly Lock _sync = new();
+    private readonly object _sync = new(); // a Monitor, which Coyote can schedule
     private long _charged; // written under _sync
     private bool _disposed; // written under _sync
 
