@@ -206,4 +206,34 @@ public sealed class OomKillerTests
         Assert.Throws<ObjectDisposedException>(() => gone.Enter());
         TestBudgets.AssertEmpty(budget);
     }
+
+    [Fact]
+    public async Task Charges_reservations_and_uncharges_on_its_flows_are_attributed_and_leftovers_reported()
+    {
+        var logger = new FakeLogger();
+        using MemoryBudget budget = Create(logger: logger);
+        using var cts = new CancellationTokenSource();
+        MemoryConsumer job = budget.RegisterConsumer("job", cts);
+        MemoryReservation reservation;
+        using (job.Enter())
+        {
+            await budget.ChargeAsync(100, AllocationMode.NoFail);
+            await Task.Run(() => budget.Charge(50, AllocationMode.NoWait)); // the scope flows into tasks it starts
+            reservation = await budget.ReserveAsync(200);
+            budget.Uncharge(30);
+        }
+
+        budget.Charge(70, AllocationMode.NoWait); // outside the scope: not the job's
+        Assert.Equal(120, job.Charged);
+        Assert.Equal(200, job.Reserved);
+        Assert.Equal(320, budget.DryRunOom().Candidates.Single().Badness);
+
+        job.Dispose();
+        Assert.Contains(logger.Collector.GetSnapshot(), r => r.Message.Contains("'job'", StringComparison.Ordinal) && r.Message.Contains("120 bytes", StringComparison.Ordinal));
+        Assert.Empty(budget.DryRunOom().Candidates);
+
+        reservation.Dispose();
+        budget.Uncharge(190);
+        TestBudgets.AssertEmpty(budget);
+    }
 }
