@@ -16,10 +16,12 @@ namespace Headroom;
 [DebuggerDisplay("{Budget.Name,nq}: amount {Amount}, drawn {Drawn}, remaining {Remaining}")]
 public sealed class MemoryReservation : IDisposable, IAsyncDisposable
 {
+    /// <summary>The value of <see cref="_remaining"/> once disposed: one exchange both closes the reservation and takes its remainder.</summary>
+    private const long Disposed = -1;
+
     private long _amount;
     private long _drawn;
     private long _remaining;
-    private int _disposed;
 
     internal MemoryReservation(MemoryBudget budget, long amount, ReservationMode mode)
     {
@@ -43,10 +45,10 @@ public sealed class MemoryReservation : IDisposable, IAsyncDisposable
     public long Drawn => Volatile.Read(ref _drawn);
 
     /// <summary>Gets the bytes still promised: <see cref="Amount"/> − <see cref="Drawn"/>, and 0 once disposed.</summary>
-    public long Remaining => Volatile.Read(ref _remaining);
+    public long Remaining => Math.Max(0, Volatile.Read(ref _remaining));
 
     /// <summary>Gets whether the reservation was disposed.</summary>
-    public bool IsDisposed => Volatile.Read(ref _disposed) != 0;
+    public bool IsDisposed => Volatile.Read(ref _remaining) == Disposed;
 
     /// <summary>Opens an ambient scope: charges on this flow against <see cref="Budget"/> or a descendant go through the reservation.</summary>
     /// <returns>The scope; dispose it to restore the scope that was open before.</returns>
@@ -129,10 +131,10 @@ public sealed class MemoryReservation : IDisposable, IAsyncDisposable
             MemoryBudget.ThrowNotPositive(bytes);
         }
 
-        ThrowIfDisposed();
         long remaining = Volatile.Read(ref _remaining);
         while (true)
         {
+            ThrowIfDisposed(remaining);
             if (bytes > remaining)
             {
                 throw new ArgumentOutOfRangeException(nameof(bytes), bytes,
@@ -201,9 +203,10 @@ public sealed class MemoryReservation : IDisposable, IAsyncDisposable
     /// <summary>Returns exactly <see cref="Remaining"/> to the budget. Disposing twice is harmless.</summary>
     public void Dispose()
     {
-        if (Interlocked.Exchange(ref _disposed, 1) == 0)
+        long rest = Interlocked.Exchange(ref _remaining, Disposed);
+        if (rest > 0)
         {
-            ReleaseRemaining();
+            Budget.ReleaseReserved(rest);
         }
     }
 
@@ -273,9 +276,9 @@ public sealed class MemoryReservation : IDisposable, IAsyncDisposable
         while (true)
         {
             long take = Math.Min(bytes, remaining);
-            if (take == 0)
+            if (take <= 0)
             {
-                return 0;
+                return 0; // nothing left, or disposed
             }
 
             long seen = Interlocked.CompareExchange(ref _remaining, remaining - take, remaining);
@@ -291,15 +294,22 @@ public sealed class MemoryReservation : IDisposable, IAsyncDisposable
     /// <summary>Gives back claimed bytes; if the reservation was disposed meanwhile, they go to the budget instead.</summary>
     private void Return(long bytes)
     {
-        if (bytes == 0)
+        long remaining = Volatile.Read(ref _remaining);
+        while (bytes > 0)
         {
-            return;
-        }
+            if (remaining == Disposed)
+            {
+                Budget.ReleaseReserved(bytes);
+                return;
+            }
 
-        Interlocked.Add(ref _remaining, bytes);
-        if (IsDisposed)
-        {
-            ReleaseRemaining();
+            long seen = Interlocked.CompareExchange(ref _remaining, remaining + bytes, remaining);
+            if (seen == remaining)
+            {
+                return;
+            }
+
+            remaining = seen;
         }
     }
 
@@ -349,18 +359,11 @@ public sealed class MemoryReservation : IDisposable, IAsyncDisposable
         Draw(drawn);
     }
 
-    private void ReleaseRemaining()
-    {
-        long rest = Interlocked.Exchange(ref _remaining, 0);
-        if (rest > 0)
-        {
-            Budget.ReleaseReserved(rest);
-        }
-    }
+    private void ThrowIfDisposed() => ThrowIfDisposed(Volatile.Read(ref _remaining));
 
-    private void ThrowIfDisposed()
+    private void ThrowIfDisposed(long remaining)
     {
-        if (IsDisposed)
+        if (remaining == Disposed)
         {
             throw new ObjectDisposedException(nameof(MemoryReservation), $"The reservation on budget '{Budget.Name}' was disposed.");
         }
