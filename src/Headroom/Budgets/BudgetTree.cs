@@ -16,11 +16,11 @@ internal sealed class BudgetTree
 
     internal BudgetTree(TimeProvider timeProvider, ILogger logger, TimeSpan canaryInterval, OomOptions oom)
     {
-        Oom = new OomKiller(this, logger, oom);
         TimeProvider = timeProvider;
         Canary = new StallCanary(this, logger, canaryInterval);
         Reclaimers = new ReclaimDriver(this, logger);
         Reclaim = Reclaimers;
+        Oom = new OomKiller(this, logger, oom);
     }
 
     /// <summary>The lock over every queue, waiter and child list of the tree (a Monitor, so Coyote can schedule it).</summary>
@@ -94,27 +94,19 @@ internal sealed class BudgetTree
         while (level.Queue.Head is { } head)
         {
             MemoryBudget? refusedBy = head.Budget.TryGrant(head);
-            if (refusedBy is null)
-            {
-                level.Queue.Remove(head);
-                Leave(head);
-                head.Completion.TrySetResult();
-                granted = true;
-            }
-            else if (refusedBy == level)
+            if (refusedBy == level)
             {
                 break;
             }
-            else
+
+            level.Queue.Remove(head);
+
+            // Granted; or it fits here now but another level of its path refuses it, and it waits there instead.
+            if (refusedBy is null || QueueAt(head, refusedBy))
             {
-                // It fits here now but another level of its path refuses it: it waits there instead.
-                level.Queue.Remove(head);
-                if (QueueAt(head, refusedBy))
-                {
-                    Leave(head);
-                    head.Completion.TrySetResult();
-                    granted = true;
-                }
+                Leave(head);
+                head.Completion.TrySetResult();
+                granted = true;
             }
         }
 
