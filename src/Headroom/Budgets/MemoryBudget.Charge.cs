@@ -85,22 +85,24 @@ public sealed partial class MemoryBudget
             ThrowNotPositive(bytes);
         }
 
-        long committed = Volatile.Read(ref _committed);
         while (true)
         {
-            long used = committed - Volatile.Read(ref _reserved);
+            long used = ReadUsed(out long committed);
             if (bytes > used)
             {
-                ThrowUnchargeTooLarge(bytes, used);
+                // Refuse only on a reading that held still twice: a refusal is final, and an unlucky reading is not.
+                if (bytes > (used = ReadSettledUsed()))
+                {
+                    ThrowUnchargeTooLarge(bytes, used);
+                }
+
+                continue;
             }
 
-            long seen = Interlocked.CompareExchange(ref _committed, committed - bytes, committed);
-            if (seen == committed)
+            if (Interlocked.CompareExchange(ref _committed, committed - bytes, committed) == committed)
             {
                 break;
             }
-
-            committed = seen;
         }
 
         AllocationContext.Current?.Consumer?.Attribute(-bytes);

@@ -65,7 +65,7 @@ public sealed partial class MemoryBudget : IDisposable
     public long Capacity => _capacity;
 
     /// <summary>Gets the bytes charged and not yet uncharged, children's included.</summary>
-    public long Used => Volatile.Read(ref _committed) - Volatile.Read(ref _reserved);
+    public long Used => ReadUsed(out _);
 
     /// <summary>Gets the bytes promised to live reservations and not yet drawn, children's included.</summary>
     public long Reserved => Volatile.Read(ref _reserved);
@@ -96,9 +96,8 @@ public sealed partial class MemoryBudget : IDisposable
     /// <summary>Reads every counter of this budget.</summary>
     public MemoryBudgetSnapshot GetSnapshot()
     {
-        long reserved = Volatile.Read(ref _reserved);
-        long committed = Volatile.Read(ref _committed);
-        return new MemoryBudgetSnapshot(Name, _capacity, committed - reserved, reserved, Min, Low, High);
+        long used = ReadUsed(out long committed);
+        return new MemoryBudgetSnapshot(Name, _capacity, used, committed - used, Min, Low, High);
     }
 
     /// <summary>Creates a child budget with default watermarks (semantics §8).</summary>
@@ -199,6 +198,44 @@ public sealed partial class MemoryBudget : IDisposable
             foreach (MemoryBudget child in budget._children)
             {
                 Collect(child, into);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Used (= Committed − Reserved) as it was at one instant. An admission raises Committed before Reserved and a
+    /// release lowers Reserved before Committed, so either fixed order of two reads can catch one half of an update
+    /// (and, say, a negative Used). Reserved read unchanged on both sides of the read of Committed pins the pair to
+    /// the instant Committed was read.
+    /// </summary>
+    internal long ReadUsed(out long committed)
+    {
+        long reserved = Volatile.Read(ref _reserved);
+        while (true)
+        {
+            committed = Volatile.Read(ref _committed);
+            long again = Volatile.Read(ref _reserved);
+            if (again == reserved)
+            {
+                return committed - reserved;
+            }
+
+            reserved = again;
+        }
+    }
+
+    /// <summary>
+    /// A reading of Used that held still across two readings in a row; what a final decision (a refusal) rests on,
+    /// since <see cref="ReadUsed"/> can be fooled by a release and an admission of equal size between its reads.
+    /// </summary>
+    internal long ReadSettledUsed()
+    {
+        while (true)
+        {
+            long first = ReadUsed(out long committed);
+            if (ReadUsed(out long again) == first && again == committed)
+            {
+                return first;
             }
         }
     }

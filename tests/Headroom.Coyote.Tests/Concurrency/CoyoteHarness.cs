@@ -163,7 +163,8 @@ internal static class CoyoteHarness
             Specification.Assert(budget.QueueCount() == 0, "Budget '{0}' still queues {1} waiter(s) after every actor finished.", budget.Name, budget.QueueCount());
         }
 
-        Specification.Assert(budgets[0].WaitersByAge() == 0, "The tree still lists {0} waiter(s) by age after every actor finished.", budgets[0].WaitersByAge());
+        int byAge = budgets[0].Tree.ByAge.Count;
+        Specification.Assert(byAge == 0, "The tree still lists {0} waiter(s) by age after every actor finished.", byAge);
     }
 
     /// <summary>
