@@ -10,11 +10,14 @@ internal sealed record AllocationContext
     private static readonly AsyncLocal<AllocationContext?> Flow = new();
     private static readonly AllocationContext Empty = new();
 
-    /// <summary>Scopes open in the process; while none is, charges and uncharges skip the flow lookup.</summary>
-    private static int s_open;
+    /// <summary>
+    /// Set for good once any scope has been opened in the process. Until then charges and uncharges skip the flow
+    /// lookup; after it they always look, since a task may carry a scope it inherited long after its opener closed it.
+    /// </summary>
+    private static volatile bool s_used;
 
-    /// <summary>Gets the flow's context, or null; a single static read while no scope is open anywhere.</summary>
-    internal static AllocationContext? Current => Volatile.Read(ref s_open) == 0 ? null : Flow.Value;
+    /// <summary>Gets the flow's context, or null; a single static read in a process that never opened a scope.</summary>
+    internal static AllocationContext? Current => s_used ? Flow.Value : null;
 
     /// <summary>The ambient reservation (semantics §5).</summary>
     internal MemoryReservation? Reservation { get; private init; }
@@ -51,16 +54,12 @@ internal sealed record AllocationContext
     {
         AllocationContext? previous = Flow.Value;
         Flow.Value = context;
-        Interlocked.Increment(ref s_open);
+        s_used = true;
         return previous;
     }
 
     /// <summary>Restores what <see cref="Install"/> replaced.</summary>
-    internal static void Restore(AllocationContext? previous)
-    {
-        Flow.Value = previous;
-        Interlocked.Decrement(ref s_open);
-    }
+    internal static void Restore(AllocationContext? previous) => Flow.Value = previous;
 
     /// <summary>The flow's live reservation if it is on <paramref name="budget"/> or an ancestor of it; else null.</summary>
     internal MemoryReservation? Covering(MemoryBudget budget) =>

@@ -96,6 +96,11 @@ internal sealed class BudgetTree
             MemoryBudget? refusedBy = head.Budget.TryGrant(head);
             if (refusedBy == level)
             {
+                if (granted)
+                {
+                    Reclaim.WakeBackground(level); // a new head: reclaim goes on for it
+                }
+
                 break;
             }
 

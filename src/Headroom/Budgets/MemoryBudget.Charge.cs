@@ -302,7 +302,7 @@ public sealed partial class MemoryBudget
             return new ChargeOutcome(refused, null);
         }
 
-        if (TryAfterOom(bytes, refused, Floor.HalfMin))
+        if (TryAfterOom(bytes, refused, floor, Floor.HalfMin))
         {
             return default; // NoFail after the OOM killer ran may use half the min reserve (ALLOC_OOM)
         }

@@ -33,6 +33,9 @@ internal sealed class OomKiller
         _killTimeout = options.KillTimeout;
     }
 
+    /// <summary>Gets the killer's lock: held while it takes its last look, chooses and marks a victim.</summary>
+    internal object Sync => _sync;
+
     /// <summary>Raised after each kill (and each panic), outside every lock.</summary>
     internal event EventHandler<OomReport>? Reported;
 
@@ -91,18 +94,24 @@ internal sealed class OomKiller
     }
 
     /// <summary>
-    /// A request of <paramref name="bytes"/> found no progress possible at <paramref name="level"/>. Returns true
-    /// when a victim was killed and reaped: the caller retries at the OOM floor.
+    /// A request of <paramref name="bytes"/> found no progress possible at <paramref name="level"/>. Under the killer's
+    /// lock it first tries the request once more (<paramref name="tryNow"/>): memory may have come back since its last
+    /// refusal, and then nobody dies (Linux retries under its oom_lock too). Otherwise it chooses, kills and reaps.
     /// </summary>
-    internal bool OutOfMemory(MemoryBudget level, long bytes)
+    internal OomOutcome OutOfMemory(MemoryBudget level, long bytes, Func<bool> tryNow)
     {
         OomReport report;
         MemoryConsumer victim;
         lock (_sync)
         {
+            if (tryNow())
+            {
+                return OomOutcome.Granted;
+            }
+
             if (_victim is not null)
             {
-                return false; // still unwinding, not yet given up on: no second victim (Linux aborts its scan too)
+                return OomOutcome.NoKill; // still unwinding, not yet given up on: no second victim (Linux aborts its scan too)
             }
 
             report = Choose(level, bytes, dryRun: false);
@@ -113,7 +122,7 @@ internal sealed class OomKiller
                     LogNobody(report); // with no consumer at all the killer is not in play; the canary reports the stall
                 }
 
-                return false;
+                return OomOutcome.NoKill;
             }
 
             if (_selector is null && _policy == OomPolicy.Panic)
@@ -134,7 +143,7 @@ internal sealed class OomKiller
         if (_selector is null && _policy == OomPolicy.Panic)
         {
             Panic(report.ToString());
-            return false;
+            return OomOutcome.NoKill;
         }
 
         try
@@ -152,7 +161,7 @@ internal sealed class OomKiller
             Released(victim); // all it held was reapable: it is done unwinding as far as memory goes
         }
 
-        return true;
+        return OomOutcome.Killed;
     }
 
     /// <summary>Who would be chosen now for <paramref name="level"/>, and why, without killing anyone.</summary>
@@ -240,7 +249,7 @@ internal sealed class OomKiller
 
         if (oldest?.QueuedAt is { } level)
         {
-            OutOfMemory(level, oldest.Bytes);
+            OutOfMemory(level, oldest.Bytes, static () => false); // the waiter is tried by every release; no try here
         }
     }
 

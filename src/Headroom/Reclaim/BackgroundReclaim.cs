@@ -33,6 +33,9 @@ internal sealed class BackgroundReclaim : IDisposable
     /// <summary>Gets whether the worker is reclaiming now (false while it sleeps).</summary>
     internal bool IsRunning => Volatile.Read(ref _running) != 0;
 
+    /// <summary>Gets whether a wake is in flight: the semaphore released, the worker not yet past it.</summary>
+    internal bool IsSignalled => Volatile.Read(ref _signalled) != 0;
+
     /// <summary>Gets how many passes the worker has run.</summary>
     internal long Passes => Interlocked.Read(ref _passes);
 
@@ -91,6 +94,10 @@ internal sealed class BackgroundReclaim : IDisposable
                 }
 
                 level.LeaveBackgroundQueue(_clock, progress ? TimeSpan.Zero : RetryAfterNoProgress);
+                if (level.Shortfall() > 0)
+                {
+                    Wake(level); // a waiter that parked while the level was still queued had its own wake refused
+                }
             }
 
             Volatile.Write(ref _running, 0);

@@ -77,7 +77,7 @@ public sealed partial class MemoryBudget
             refusedBy = ChargeWithoutWaiting(bytes, AllocationMode.NoFail, AllocationPriority.Normal, refusedBy, MaxReclaimRetries);
         }
 
-        if (refusedBy is not null && !TryAfterOom(bytes, refusedBy, Floor.Min))
+        if (refusedBy is not null && !TryAfterOom(bytes, refusedBy, Floor.Min, Floor.Min))
         {
             return Wait(bytes, Floor.Min, AllocationMode.NoFail, site: null, reserves: true, cancellationToken);
         }

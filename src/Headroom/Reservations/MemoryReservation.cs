@@ -77,7 +77,7 @@ public sealed class MemoryReservation : IDisposable, IAsyncDisposable
         }
 
         ThrowIfDisposed();
-        return ChargeWithin(Budget, bytes, mode, priority, site: null, CancellationToken.None).RefusedBy is null; // never waits: no site policy
+        return ChargeExplicitly(bytes, mode, priority, site: null, CancellationToken.None).RefusedBy is null; // never waits: no site policy
     }
 
     /// <summary>Charges <paramref name="bytes"/> to <see cref="Budget"/> through the reservation; the excess above <see cref="Remaining"/> may block as its mode allows.</summary>
@@ -96,7 +96,7 @@ public sealed class MemoryReservation : IDisposable, IAsyncDisposable
         ThrowIfDisposed();
         cancellationToken.ThrowIfCancellationRequested();
         mode = Budget.Tree.SitePolicy(site)?.Apply(mode) ?? mode;
-        ChargeWithin(Budget, bytes, mode, priority, site, cancellationToken).Complete(Budget, bytes, mode, site);
+        ChargeExplicitly(bytes, mode, priority, site, cancellationToken).Complete(Budget, bytes, mode, site);
     }
 
     /// <summary>Charges <paramref name="bytes"/> to <see cref="Budget"/> through the reservation; the excess above <see cref="Remaining"/> may wait as its mode allows.</summary>
@@ -117,7 +117,7 @@ public sealed class MemoryReservation : IDisposable, IAsyncDisposable
         mode = Budget.Tree.SitePolicy(site)?.Apply(mode) ?? mode;
         return cancellationToken.IsCancellationRequested
             ? ValueTask.FromCanceled(cancellationToken)
-            : ChargeWithin(Budget, bytes, mode, priority, site, cancellationToken).AsValueTask(Budget, bytes, mode, site);
+            : ChargeExplicitly(bytes, mode, priority, site, cancellationToken).AsValueTask(Budget, bytes, mode, site);
     }
 
     /// <summary>Returns <paramref name="bytes"/> of the reservation early, to ordinary free memory.</summary>
@@ -216,6 +216,13 @@ public sealed class MemoryReservation : IDisposable, IAsyncDisposable
     {
         Dispose();
         return default;
+    }
+
+    /// <summary>An explicit charge through the reservation, attributed to the flow's consumer like any other charge.</summary>
+    private ChargeOutcome ChargeExplicitly(long bytes, AllocationMode mode, AllocationPriority priority, string? site, CancellationToken cancellationToken)
+    {
+        ChargeOutcome outcome = ChargeWithin(Budget, bytes, mode, priority, site, cancellationToken);
+        return AllocationContext.Current?.Consumer is { } consumer ? consumer.Attribute(outcome, bytes) : outcome;
     }
 
     /// <summary>
