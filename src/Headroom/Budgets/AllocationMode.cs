@@ -24,7 +24,8 @@ public enum AllocationMode
 
     /// <summary>
     /// Reclaims, then waits in the budget's FIFO queue until granted (Linux <c>__GFP_NOFAIL</c>).
-    /// Never fails for lack of memory; only cancellation or disposal of the budget ends the wait.
+    /// Never fails for lack of memory (unless a <see cref="SitePolicy"/> bounds its site); only cancellation or disposal
+    /// of the budget ends the wait.
     /// </summary>
     NoFail = 3,
 }

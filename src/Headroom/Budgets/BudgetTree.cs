@@ -43,10 +43,11 @@ internal sealed class BudgetTree
     internal LinkedList<Waiter> ByAge => _byAge;
 
     /// <summary>Gives a charge that may have to wait its place in line. Caller holds <see cref="Sync"/>.</summary>
-    internal Waiter NewWaiter(MemoryBudget budget, long bytes, Floor floor, AllocationMode mode, string? site, bool reserves) =>
-        new(budget, bytes, floor, mode, site, reserves, _nextTicket++, TimeProvider.GetTimestamp())
+    internal Waiter NewWaiter(MemoryBudget budget, long bytes, Floor floor, AllocationMode mode, string? site, bool reserves, bool jump) =>
+        new(budget, bytes, floor, mode, site, reserves, jump ? Ticket.Jump : _nextTicket++, TimeProvider.GetTimestamp())
         {
             CanaryInterval = SitePolicy(site)?.CanaryInterval ?? Canary.Interval,
+            Consumer = AllocationContext.Current?.Consumer?.Name,
         };
 
     /// <summary>Records a queued waiter as waiting, for the canary. Caller holds <see cref="Sync"/>.</summary>

@@ -3,7 +3,9 @@ namespace Headroom;
 /// <summary>
 /// A charge was not granted for lack of memory. Thrown only by modes that may fail
 /// (<see cref="AllocationMode.NoWait"/>, <see cref="AllocationMode.MayFail"/>, <see cref="AllocationMode.RetryMayFail"/>);
-/// <see cref="AllocationMode.NoFail"/> never throws it. When it is thrown, no counter has changed.
+/// <see cref="AllocationMode.NoFail"/> never throws it, unless an administrator bounded its site with a
+/// <see cref="SitePolicy"/> (<see cref="SitePolicy.MaxRetries"/> or <see cref="SitePolicy.MaxWait"/>). When it is thrown,
+/// no counter has changed.
 /// </summary>
 public sealed class MemoryAllocationException : Exception
 {

@@ -39,7 +39,7 @@ public sealed partial class MemoryBudget
     /// <param name="priority">How deep into the min reserve the slow path may go.</param>
     /// <param name="site">An optional name for the caller, reported in warnings and exceptions.</param>
     /// <param name="cancellationToken">Ends a wait; a cancelled charge leaves nothing behind.</param>
-    /// <exception cref="MemoryAllocationException">Not granted (never for <see cref="AllocationMode.NoFail"/>); nothing changed.</exception>
+    /// <exception cref="MemoryAllocationException">Not granted (never for <see cref="AllocationMode.NoFail"/> unless a <see cref="SitePolicy"/> bounds the site); nothing changed.</exception>
     /// <exception cref="OperationCanceledException">Cancelled before it was granted; nothing changed.</exception>
     /// <exception cref="ArgumentOutOfRangeException">A size, mode or priority breaks its rule.</exception>
     /// <exception cref="ObjectDisposedException">The budget was disposed, before or during the wait.</exception>
@@ -47,7 +47,6 @@ public sealed partial class MemoryBudget
     {
         Validate(bytes, mode, priority);
         cancellationToken.ThrowIfCancellationRequested();
-        mode = Tree.SitePolicy(site)?.Apply(mode) ?? mode;
         ChargeCore(bytes, mode, priority, site, cancellationToken).Complete(this, bytes, mode, site);
     }
 
@@ -58,7 +57,7 @@ public sealed partial class MemoryBudget
     /// <param name="site">An optional name for the caller, reported in warnings and exceptions.</param>
     /// <param name="cancellationToken">Ends a wait; a cancelled charge leaves nothing behind.</param>
     /// <returns>A task that completes when charged; it completes synchronously, without allocating, when there is room.</returns>
-    /// <exception cref="MemoryAllocationException">Not granted (never for <see cref="AllocationMode.NoFail"/>); nothing changed.</exception>
+    /// <exception cref="MemoryAllocationException">Not granted (never for <see cref="AllocationMode.NoFail"/> unless a <see cref="SitePolicy"/> bounds the site); nothing changed.</exception>
     /// <exception cref="OperationCanceledException">Cancelled before it was granted; nothing changed.</exception>
     /// <exception cref="ArgumentOutOfRangeException">A size, mode or priority breaks its rule.</exception>
     /// <exception cref="ObjectDisposedException">The budget was disposed, before or during the wait.</exception>
@@ -70,8 +69,14 @@ public sealed partial class MemoryBudget
             return ValueTask.FromCanceled(cancellationToken);
         }
 
-        mode = Tree.SitePolicy(site)?.Apply(mode) ?? mode;
-        return ChargeCore(bytes, mode, priority, site, cancellationToken).AsValueTask(this, bytes, mode, site);
+        try
+        {
+            return ChargeCore(bytes, mode, priority, site, cancellationToken).AsValueTask(this, bytes, mode, site);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            return ValueTask.FromCanceled(cancellationToken); // cancelled during direct reclaim
+        }
     }
 
     /// <summary>Returns <paramref name="bytes"/> charged to this budget; waiters that now fit are granted, in order.</summary>
@@ -265,7 +270,7 @@ public sealed partial class MemoryBudget
 
             return refusedBy is null ? default
                 : mode != AllocationMode.NoFail ? new ChargeOutcome(refusedBy, null)
-                : new ChargeOutcome(null, Wait(bytes, Floor.None, mode, site, reserves: false, cancellationToken));
+                : new ChargeOutcome(null, Wait(bytes, Floor.None, mode, site, reserves: false, jump: true, cancellationToken));
         }
 
         return context.Covering(this) is { } reservation
@@ -281,35 +286,44 @@ public sealed partial class MemoryBudget
         return refusedBy is null ? default : ChargeSlow(bytes, mode, priority, site, refusedBy, cancellationToken);
     }
 
-    /// <summary>The slow path after the fast path refused: granted, refused, or (NoFail) the wait.</summary>
+    /// <summary>
+    /// The slow path after the fast path refused: granted, refused, or (NoFail) the wait. A site's policy changes what
+    /// the charge does; the mode it reports stays the caller's.
+    /// </summary>
     internal ChargeOutcome ChargeSlow(long bytes, AllocationMode mode, AllocationPriority priority, string? site, MemoryBudget refusedBy, CancellationToken cancellationToken)
     {
-        Floor floor = SlowFloor(mode, priority);
-        if (mode == AllocationMode.NoFail)
+        SitePolicy? policy = Tree.SitePolicy(site);
+        AllocationMode effective = policy?.Apply(mode) ?? mode;
+        Floor floor = SlowFloor(effective, priority);
+        if (effective == AllocationMode.NoFail)
         {
             CheckGrantable(bytes, floor);
         }
 
-        SitePolicy? policy = Tree.SitePolicy(site);
-        MemoryBudget? refused = ChargeWithoutWaiting(bytes, mode, priority, refusedBy, policy?.MaxRetries ?? MaxReclaimRetries);
+        MemoryBudget? refused = ChargeWithoutWaiting(bytes, effective, floor, refusedBy, policy?.MaxRetries ?? MaxReclaimRetries, cancellationToken);
         if (refused is null)
         {
             return default;
         }
 
-        if (mode != AllocationMode.NoFail)
+        if (effective != AllocationMode.NoFail)
         {
             return new ChargeOutcome(refused, null);
         }
 
-        if (TryAfterOom(bytes, refused, floor, Floor.HalfMin))
+        cancellationToken.ThrowIfCancellationRequested();
+        if (policy?.MaxWait is { } maxWait)
+        {
+            return new ChargeOutcome(null, WaitAtMost(maxWait, bytes, floor, mode, site, cancellationToken)); // may fail: no OOM kill for it
+        }
+
+        // Out of memory only when memory is short: a charge refused only to keep its place in line just waits its turn.
+        if (!refused.RefusesOnlyForOrder(bytes, floor) && TryAfterOom(bytes, refused, floor, Floor.HalfMin))
         {
             return default; // NoFail after the OOM killer ran may use half the min reserve (ALLOC_OOM)
         }
 
-        return policy?.MaxWait is { } maxWait
-            ? new ChargeOutcome(null, WaitAtMost(maxWait, bytes, floor, mode, site, cancellationToken))
-            : new ChargeOutcome(null, Wait(bytes, floor, mode, site, reserves: false, cancellationToken));
+        return new ChargeOutcome(null, Wait(bytes, floor, mode, site, reserves: false, jump: false, cancellationToken));
     }
 
     /// <summary>The exception for a charge that was refused by <paramref name="refusedBy"/>.</summary>
@@ -320,19 +334,18 @@ public sealed partial class MemoryBudget
     /// Semantics §2 and §3 short of waiting: wake background reclaim, retry at the slow-path floor, then run the
     /// mode's direct reclaim. Returns null when granted, else the level that refused last.
     /// </summary>
-    internal MemoryBudget? ChargeWithoutWaiting(long bytes, AllocationMode mode, AllocationPriority priority, MemoryBudget refusedBy, int maxPassesWithoutProgress)
+    internal MemoryBudget? ChargeWithoutWaiting(long bytes, AllocationMode mode, Floor floor, MemoryBudget refusedBy, int maxPassesWithoutProgress, CancellationToken cancellationToken)
     {
         Tree.WakeBackgroundReclaim(refusedBy);
-        Floor floor = SlowFloor(mode, priority);
         MemoryBudget? refused = TryChargePath(bytes, floor, Ticket.Arrival, locked: false);
-        if (refused is null || mode == AllocationMode.NoWait)
+        if (refused is null || mode == AllocationMode.NoWait || refused.RefusesOnlyForOrder(bytes, floor))
         {
-            return refused;
+            return refused; // nothing to reclaim for a charge that is refused only to keep the line's order
         }
 
         IReclaimDriver reclaim = Tree.Reclaim;
         int passesWithoutProgress = 0;
-        while (true)
+        while (!cancellationToken.IsCancellationRequested)
         {
             long room = refused._capacity - refused.FloorBytes(floor) - refused.Committed;
             if (mode != AllocationMode.MayFail && room + reclaim.Reclaimable(refused) < bytes)
@@ -355,7 +368,12 @@ public sealed partial class MemoryBudget
 
             refused = again;
         }
+
+        return refused;
     }
+
+    /// <summary>True when this level has room for <paramref name="bytes"/> above <paramref name="floor"/>: it refused only because an older waiter queues here.</summary>
+    private bool RefusesOnlyForOrder(long bytes, Floor floor) => Committed + bytes <= _capacity - FloorBytes(floor);
 
     internal static Floor SlowFloor(AllocationMode mode, AllocationPriority priority) => priority == AllocationPriority.Normal
         ? Floor.Min

@@ -3,14 +3,17 @@ namespace Headroom;
 /// <summary>The wait queue's entry (semantics §3): parking a charge in FIFO order, bounded waits, and grants made on a waiter's behalf.</summary>
 public sealed partial class MemoryBudget
 {
-    /// <summary>Parks a NoFail charge in the queue of the level that refuses it; the waker charges on its behalf.</summary>
-    private Task Wait(long bytes, Floor floor, AllocationMode mode, string? site, bool reserves, CancellationToken cancellationToken)
+    /// <summary>
+    /// Parks a NoFail charge in the queue of the level that refuses it; the waker charges on its behalf. A charge from
+    /// reclaim context (<paramref name="jump"/>) queues ahead of every other waiter: the memory it frees is theirs.
+    /// </summary>
+    private Task Wait(long bytes, Floor floor, AllocationMode mode, string? site, bool reserves, bool jump, CancellationToken cancellationToken)
     {
         Waiter waiter;
         lock (Tree.Sync)
         {
             ThrowIfDisposed();
-            waiter = Tree.NewWaiter(this, bytes, floor, mode, site, reserves);
+            waiter = Tree.NewWaiter(this, bytes, floor, mode, site, reserves, jump);
             if (TryGrant(waiter) is not { } refusedBy || BudgetTree.QueueAt(waiter, refusedBy))
             {
                 return Task.CompletedTask;
@@ -58,7 +61,7 @@ public sealed partial class MemoryBudget
         using var either = CancellationTokenSource.CreateLinkedTokenSource(deadline.Token, cancellationToken);
         try
         {
-            await Wait(bytes, floor, mode, site, reserves: false, either.Token).ConfigureAwait(false);
+            await Wait(bytes, floor, mode, site, reserves: false, jump: false, either.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (deadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {

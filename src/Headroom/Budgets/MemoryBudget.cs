@@ -179,7 +179,8 @@ public sealed partial class MemoryBudget : IDisposable
 
             if (Parent is null)
             {
-                Tree.Reclaimers.Dispose(); // the background worker ends with its root
+                Tree.Reclaimers.Dispose(); // the background worker and the kill timer end with their root
+                Tree.Oom.Dispose();
             }
         }
 

@@ -3,8 +3,9 @@ namespace Headroom;
 /// <summary>
 /// What administrators decide for the charges of one named site ("journal", "btree-split"), after XFS's error
 /// configuration (semantics §3): how long its charges retry and when the canary reports them. Set with <see cref="MemoryBudget.SetSitePolicy"/>; changeable at run time. It
-/// overrides the caller's mode in <see cref="MemoryBudget.Charge"/> and <see cref="MemoryBudget.ChargeAsync"/>;
-/// <see cref="MemoryBudget.TryCharge"/> never waits and keeps the caller's mode.
+/// overrides the caller's mode in <see cref="MemoryBudget.Charge"/> and <see cref="MemoryBudget.ChargeAsync"/>, except
+/// <see cref="AllocationMode.NoWait"/>, which cannot block; <see cref="MemoryBudget.TryCharge"/> never waits and keeps the
+/// caller's mode. A refusal reports the caller's mode.
 /// </summary>
 public sealed record SitePolicy
 {
@@ -50,9 +51,13 @@ public sealed record SitePolicy
         }
     }
 
-    /// <summary>The mode a charge of this site runs with: waiting when the policy waits, retrying when it only limits retries.</summary>
+    /// <summary>
+    /// The mode a charge of this site runs with: waiting when the policy waits, retrying when it only limits retries.
+    /// A <see cref="AllocationMode.NoWait"/> caller cannot block, so no policy makes it.
+    /// </summary>
     internal AllocationMode Apply(AllocationMode mode) =>
-        RetryForever || MaxWait is not null ? AllocationMode.NoFail
+        mode == AllocationMode.NoWait ? mode
+        : RetryForever || MaxWait is not null ? AllocationMode.NoFail
         : MaxRetries is not null ? AllocationMode.RetryMayFail
         : mode;
 }

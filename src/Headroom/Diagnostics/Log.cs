@@ -6,9 +6,9 @@ namespace Headroom.Diagnostics;
 internal static partial class Log
 {
     [LoggerMessage(EventId = 1, EventName = "AllocationStall", Level = LogLevel.Warning,
-        Message = "Memory allocation stall for {StallMilliseconds} ms: {Bytes} bytes, mode {Mode}, site {Site}, budget '{Budget}' [{State}]; {Stalled} waiter(s) stalled, {Waiting} waiting")]
+        Message = "Memory allocation stall for {StallMilliseconds} ms: {Bytes} bytes, mode {Mode}, site {Site}, consumer {Consumer}, budget '{Budget}' [{State}]; {Stalled} waiter(s) stalled, {Waiting} waiting")]
     internal static partial void AllocationStall(
-        ILogger logger, long stallMilliseconds, long bytes, AllocationMode mode, string site, string budget, MemoryBudgetSnapshot state, int stalled, int waiting);
+        ILogger logger, long stallMilliseconds, long bytes, AllocationMode mode, string site, string consumer, string budget, MemoryBudgetSnapshot state, int stalled, int waiting);
 
     [LoggerMessage(EventId = 2, EventName = "ReclaimerFailed", Level = LogLevel.Error,
         Message = "Reclaimer of domain '{Domain}' on budget '{Budget}' threw; it is backed off")]
@@ -33,7 +33,7 @@ internal static partial class Log
         Message = "OOM victim '{Victim}' did not release its memory within {Timeout} and still holds {Charged} bytes; it is given up on and the next may be chosen")]
     internal static partial void VictimGivenUp(ILogger logger, string victim, TimeSpan timeout, long charged);
 
-    [LoggerMessage(EventId = 8, EventName = "KillFailed", Level = LogLevel.Error, Message = "Killing or reaping OOM victim '{Victim}' threw")]
+    [LoggerMessage(EventId = 8, EventName = "KillFailed", Level = LogLevel.Error, Message = "A callback of the OOM killer threw (kill, reaper, selector or report handler; victim '{Victim}'); the killer goes on")]
     internal static partial void KillFailed(ILogger logger, Exception exception, string victim);
 
     [LoggerMessage(EventId = 9, EventName = "ConsumerEndedHolding", Level = LogLevel.Warning,

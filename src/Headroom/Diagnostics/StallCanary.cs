@@ -97,7 +97,7 @@ internal sealed class StallCanary
         }
 
         // Logged outside the lock: a logger is user code and may itself charge memory.
-        Log.AllocationStall(_logger, (long)stall.TotalMilliseconds, oldest.Bytes, oldest.Mode, oldest.Site ?? "(none)",
+        Log.AllocationStall(_logger, (long)stall.TotalMilliseconds, oldest.Bytes, oldest.Mode, oldest.Site ?? "(none)", oldest.Consumer ?? "(none)",
             oldest.Budget.Name, oldest.Budget.GetSnapshot(), stalled, waiting);
     }
 }

@@ -42,6 +42,8 @@ internal sealed class OomKiller
     /// <summary>What <see cref="OomPolicy.Panic"/> does; a seam so that tests need not end their process.</summary>
     internal Action<string> Panic { get; set; } = message => Environment.FailFast(message);
 
+    private bool Panics => _selector is null && _policy == OomPolicy.Panic;
+
     /// <summary>The victim being unwound, if any.</summary>
     internal MemoryConsumer? Victim
     {
@@ -101,7 +103,7 @@ internal sealed class OomKiller
     internal OomOutcome OutOfMemory(MemoryBudget level, long bytes, Func<bool> tryNow)
     {
         OomReport report;
-        MemoryConsumer victim;
+        MemoryConsumer? victim = null;
         lock (_sync)
         {
             if (tryNow())
@@ -125,11 +127,7 @@ internal sealed class OomKiller
                 return OomOutcome.NoKill;
             }
 
-            if (_selector is null && _policy == OomPolicy.Panic)
-            {
-                victim = chosen; // not killed: the process ends
-            }
-            else
+            if (!Panics)
             {
                 victim = chosen;
                 victim.MarkKilled();
@@ -138,14 +136,14 @@ internal sealed class OomKiller
             }
         }
 
-        Log.OutOfMemory(_logger, report.ToString());
-        Reported?.Invoke(this, report);
-        if (_selector is null && _policy == OomPolicy.Panic)
+        if (victim is null)
         {
+            Publish(report);
             Panic(report.ToString());
             return OomOutcome.NoKill;
         }
 
+        // Kill and reap first: user code (the report's handlers, the logger) runs only once the memory is on its way back.
         try
         {
             victim.Cancel();
@@ -161,7 +159,18 @@ internal sealed class OomKiller
             Released(victim); // all it held was reapable: it is done unwinding as far as memory goes
         }
 
+        Publish(report);
         return OomOutcome.Killed;
+    }
+
+    /// <summary>Stops the kill timer; the tree's root was disposed.</summary>
+    internal void Dispose()
+    {
+        lock (_sync)
+        {
+            _timer?.Dispose();
+            _timer = null;
+        }
     }
 
     /// <summary>Who would be chosen now for <paramref name="level"/>, and why, without killing anyone.</summary>
@@ -200,13 +209,7 @@ internal sealed class OomKiller
         }
         else if (_selector is not null)
         {
-            victim = _selector(eligibles);
-            if (victim is not null && !eligibles.Contains(victim))
-            {
-                throw new InvalidOperationException($"The OOM selector returned '{victim.Name}', which is not one of the eligible candidates it was given.");
-            }
-
-            reason = victim is null ? "the selector chose nobody" : $"the selector chose '{victim.Name}'";
+            (victim, reason) = Select(eligibles);
         }
         else if (_policy == OomPolicy.NewestFirst)
         {
@@ -216,10 +219,43 @@ internal sealed class OomKiller
         else
         {
             victim = eligibles[0];
-            reason = $"'{victim.Name}' has the highest badness ({victim.Badness})" + (_policy == OomPolicy.Panic ? "; the policy is to panic" : string.Empty);
+            reason = $"'{victim.Name}' has the highest badness ({victim.Badness})" + (Panics ? "; the policy is to panic" : string.Empty);
         }
 
         return new OomReport(_tree.TimeProvider.GetUtcNow(), level.GetSnapshot(), bytes, _policy, candidates, victim, reason, dryRun);
+    }
+
+    /// <summary>The caller's selector, kept from failing the charge that asked: a selector that throws or names a non-candidate chooses nobody.</summary>
+    private (OomCandidate? Victim, string Reason) Select(OomCandidate[] eligibles)
+    {
+        OomCandidate? victim;
+        try
+        {
+            victim = _selector!(eligibles);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            Log.KillFailed(_logger, e, "(selector)");
+            return (null, $"the selector threw {e.GetType().Name}: nobody is killed");
+        }
+
+        return victim is null ? (null, "the selector chose nobody")
+            : eligibles.Contains(victim) ? (victim, $"the selector chose '{victim.Name}'")
+            : (null, $"the selector returned '{victim.Name}', which is not one of the eligible candidates: nobody is killed");
+    }
+
+    /// <summary>Logs the report and raises the event; a handler that throws is logged, and the kill stands.</summary>
+    private void Publish(OomReport report)
+    {
+        Log.OutOfMemory(_logger, report.ToString());
+        try
+        {
+            Reported?.Invoke(this, report);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            Log.KillFailed(_logger, e, report.Victim?.Name ?? "(none)");
+        }
     }
 
     /// <summary>The victim did not release its memory in time: give up on it, and let the stalled choose again.</summary>
@@ -249,7 +285,14 @@ internal sealed class OomKiller
 
         if (oldest?.QueuedAt is { } level)
         {
-            OutOfMemory(level, oldest.Bytes, static () => false); // the waiter is tried by every release; no try here
+            try
+            {
+                OutOfMemory(level, oldest.Bytes, static () => false); // the waiter is tried by every release; no try here
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                Log.KillFailed(_logger, e, "(after a kill timeout)"); // a timer callback must not throw
+            }
         }
     }
 

@@ -105,7 +105,7 @@ internal sealed class ReclaimDriver : IReclaimDriver, IDisposable
         var candidates = new List<Shrinker>(all.Length);
         foreach (Shrinker shrinker in all)
         {
-            if (shrinker.Budget.IsWithin(level) && shrinker.Eligible(context))
+            if (shrinker.Budget.IsWithin(level) && !shrinker.Budget.IsDisposed && shrinker.Eligible(context))
             {
                 candidates.Add(shrinker);
             }

@@ -19,6 +19,7 @@ internal sealed class Shrinker
     private TimeSpan _backoff = FirstBackoff;
     private long _backedOffUntil;
     private bool _backedOff;
+    /// <summary>Calls with a timeout still running, abandoned ones included: while any is, passes skip this reclaimer.</summary>
     private int _busy;
 
     internal Shrinker(MemoryBudget budget, IMemoryReclaimer reclaimer, ReclaimerOptions options, long order, TimeProvider clock, ILogger logger)
@@ -57,7 +58,7 @@ internal sealed class Shrinker
             return false;
         }
 
-        if (Volatile.Read(ref _busy) != 0)
+        if (Volatile.Read(ref _busy) > 0)
         {
             return false;
         }
@@ -132,20 +133,19 @@ internal sealed class Shrinker
         }
     }
 
-    /// <summary>Runs the call on the thread pool and stops waiting after the timeout; the abandoned call keeps the reclaimer busy until it returns.</summary>
+    /// <summary>Runs the call on the thread pool and stops waiting after the timeout; an abandoned call keeps the reclaimer busy until it returns.</summary>
     private ReclaimResult CallWithTimeout(AllocationContext context, long target)
     {
         var abandon = new CancellationTokenSource();
-        Volatile.Write(ref _busy, 1);
+        Interlocked.Increment(ref _busy);
         Task<ReclaimResult> call = Task.Run(() => Call(context, target, abandon.Token), CancellationToken.None);
         _ = call.ContinueWith(
-            static (_, state) =>
+            static (finished, state) =>
             {
-                var (shrinker, cts) = ((Shrinker, CancellationTokenSource))state!;
-                Volatile.Write(ref shrinker._busy, 0);
-                cts.Dispose();
+                _ = finished.Exception; // an abandoned call's fault is observed here; a waited-for one is rethrown to the caller
+                Interlocked.Decrement(ref ((Shrinker)state!)._busy);
             },
-            (this, abandon),
+            this,
             CancellationToken.None,
             TaskContinuationOptions.ExecuteSynchronously,
             TaskScheduler.Default);
@@ -156,7 +156,7 @@ internal sealed class Shrinker
         }
         catch (TimeoutException)
         {
-            abandon.Cancel();
+            abandon.Cancel(); // never disposed: a late call may still read its token
             throw;
         }
     }

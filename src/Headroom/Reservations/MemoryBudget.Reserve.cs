@@ -50,7 +50,16 @@ public sealed partial class MemoryBudget
             return ValueTask.FromCanceled<MemoryReservation>(cancellationToken);
         }
 
-        Task? wait = AdmitOrWait(bytes, cancellationToken);
+        Task? wait;
+        try
+        {
+            wait = AdmitOrWait(bytes, cancellationToken);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            return ValueTask.FromCanceled<MemoryReservation>(cancellationToken); // cancelled during direct reclaim
+        }
+
         return wait is null ? new(new MemoryReservation(this, bytes, mode)) : new(AdmittedAsync(wait, bytes, mode));
     }
 
@@ -74,12 +83,16 @@ public sealed partial class MemoryBudget
         MemoryBudget? refusedBy = TryChargePath(bytes, Floor.Min, Ticket.Arrival, locked: false);
         if (refusedBy is not null)
         {
-            refusedBy = ChargeWithoutWaiting(bytes, AllocationMode.NoFail, AllocationPriority.Normal, refusedBy, MaxReclaimRetries);
+            refusedBy = ChargeWithoutWaiting(bytes, AllocationMode.NoFail, Floor.Min, refusedBy, MaxReclaimRetries, cancellationToken);
         }
 
-        if (refusedBy is not null && !TryAfterOom(bytes, refusedBy, Floor.Min, Floor.Min))
+        if (refusedBy is not null)
         {
-            return Wait(bytes, Floor.Min, AllocationMode.NoFail, site: null, reserves: true, cancellationToken);
+            cancellationToken.ThrowIfCancellationRequested();
+            if (refusedBy.RefusesOnlyForOrder(bytes, Floor.Min) || !TryAfterOom(bytes, refusedBy, Floor.Min, Floor.Min))
+            {
+                return Wait(bytes, Floor.Min, AllocationMode.NoFail, site: null, reserves: true, jump: false, cancellationToken);
+            }
         }
 
         AddReserved(bytes);

@@ -95,7 +95,6 @@ public sealed class MemoryReservation : IDisposable, IAsyncDisposable
         Budget.Validate(bytes, mode, priority);
         ThrowIfDisposed();
         cancellationToken.ThrowIfCancellationRequested();
-        mode = Budget.Tree.SitePolicy(site)?.Apply(mode) ?? mode;
         ChargeExplicitly(bytes, mode, priority, site, cancellationToken).Complete(Budget, bytes, mode, site);
     }
 
@@ -114,10 +113,19 @@ public sealed class MemoryReservation : IDisposable, IAsyncDisposable
     {
         Budget.Validate(bytes, mode, priority);
         ThrowIfDisposed();
-        mode = Budget.Tree.SitePolicy(site)?.Apply(mode) ?? mode;
-        return cancellationToken.IsCancellationRequested
-            ? ValueTask.FromCanceled(cancellationToken)
-            : ChargeExplicitly(bytes, mode, priority, site, cancellationToken).AsValueTask(Budget, bytes, mode, site);
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return ValueTask.FromCanceled(cancellationToken);
+        }
+
+        try
+        {
+            return ChargeExplicitly(bytes, mode, priority, site, cancellationToken).AsValueTask(Budget, bytes, mode, site);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            return ValueTask.FromCanceled(cancellationToken); // cancelled during direct reclaim
+        }
     }
 
     /// <summary>Returns <paramref name="bytes"/> of the reservation early, to ordinary free memory.</summary>
@@ -191,7 +199,17 @@ public sealed class MemoryReservation : IDisposable, IAsyncDisposable
             return ValueTask.FromCanceled(cancellationToken);
         }
 
-        if (Budget.AdmitOrWait(bytes, cancellationToken) is { } wait)
+        Task? wait;
+        try
+        {
+            wait = Budget.AdmitOrWait(bytes, cancellationToken);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            return ValueTask.FromCanceled(cancellationToken); // cancelled during direct reclaim
+        }
+
+        if (wait is not null)
         {
             return new ValueTask(GrownAsync(wait, bytes));
         }

@@ -35,7 +35,7 @@ public sealed class SitePolicyTests
         budget.SetSitePolicy("btree-split", new SitePolicy { MaxRetries = 3 });
 
         var e = Assert.Throws<MemoryAllocationException>(() => budget.Charge(10, AllocationMode.NoFail, site: "btree-split"));
-        Assert.Equal(AllocationMode.RetryMayFail, e.Mode);
+        Assert.Equal(AllocationMode.NoFail, e.Mode); // the caller's mode; the policy bounded it
         Assert.Equal(3, cache.Passes);
         Assert.Equal(100, budget.Used);
 
@@ -56,7 +56,7 @@ public sealed class SitePolicyTests
         budget.Charge(100, AllocationMode.NoWait);
         budget.SetSitePolicy("flush", new SitePolicy { MaxWait = TimeSpan.FromSeconds(5) });
 
-        Task wait = budget.ChargeAsync(10, AllocationMode.NoWait, site: "flush").AsTask();
+        Task wait = budget.ChargeAsync(10, AllocationMode.MayFail, site: "flush").AsTask();
         Assert.Equal(1, budget.Queue.Count);
         clock.Advance(TimeSpan.FromSeconds(4));
         Assert.False(wait.IsCompleted);
@@ -65,10 +65,24 @@ public sealed class SitePolicyTests
         Assert.Equal("flush", e.Site);
         Assert.Equal(0, budget.Queue.Count);
 
-        Task granted = budget.ChargeAsync(10, AllocationMode.NoWait, site: "flush").AsTask();
+        Task granted = budget.ChargeAsync(10, AllocationMode.MayFail, site: "flush").AsTask();
+        Assert.False(budget.TryCharge(10, AllocationMode.NoWait, site: "flush")); // NoWait cannot block: no policy makes it
         budget.Uncharge(10);
         await granted;
 
+        budget.Uncharge(100);
+        TestBudgets.AssertEmpty(budget);
+    }
+
+    [Fact]
+    public void A_NoWait_caller_is_never_made_to_block()
+    {
+        using MemoryBudget budget = TestBudgets.Flat(100);
+        budget.Charge(100, AllocationMode.NoWait);
+        budget.SetSitePolicy("irq", new SitePolicy { RetryForever = true });
+        var e = Assert.Throws<MemoryAllocationException>(() => budget.Charge(10, AllocationMode.NoWait, site: "irq"));
+        Assert.Equal(AllocationMode.NoWait, e.Mode);
+        Assert.Equal(0, budget.Queue.Count);
         budget.Uncharge(100);
         TestBudgets.AssertEmpty(budget);
     }

@@ -236,4 +236,63 @@ public sealed class OomKillerTests
         budget.Uncharge(190);
         TestBudgets.AssertEmpty(budget);
     }
+
+    [Fact]
+    public async Task A_charge_refused_only_to_keep_its_place_in_line_waits_without_calling_the_killer()
+    {
+        int asked = 0;
+        using MemoryBudget budget = Create(new OomOptions { Selector = _ => { asked++; return null; } }); // counts, kills nobody
+        using var cts = new CancellationTokenSource();
+        using MemoryConsumer bystander = budget.RegisterConsumer("bystander", cts);
+        TestBudgets.ChargeAs(bystander, budget, 50);
+        budget.Charge(600, AllocationMode.NoWait);
+
+        Task large = budget.ChargeAsync(500, AllocationMode.NoFail).AsTask(); // memory is short: the killer is asked
+        Assert.Equal(1, asked);
+        Task small = budget.ChargeAsync(10, AllocationMode.NoFail).AsTask(); // 660 fits, but it comes after the large one
+        Assert.False(small.IsCompleted);
+        Assert.Equal(1, asked); // memory is not short for it, the line is: no kill is considered
+        Assert.Throws<MemoryAllocationException>(() => budget.Charge(10, AllocationMode.RetryMayFail)); // it may not wait its turn: fails at once
+
+        budget.Uncharge(600);
+        await large;
+        await small;
+        budget.Uncharge(510);
+        TestBudgets.UnchargeAs(bystander, budget, 50);
+        TestBudgets.AssertEmpty(budget);
+    }
+
+    [Fact]
+    public async Task A_throwing_report_handler_or_selector_never_fails_a_NoFail_charge()
+    {
+        using MemoryBudget budget = Create(new OomOptions { Selector = _ => throw new InvalidOperationException("selector bug") });
+        using var cts = new CancellationTokenSource();
+        using MemoryConsumer job = budget.RegisterConsumer("job", cts);
+        TestBudgets.ChargeAs(job, budget, 900);
+        using var cancel = new CancellationTokenSource();
+        Task wait = budget.ChargeAsync(10, AllocationMode.NoFail, cancellationToken: cancel.Token).AsTask();
+        Assert.False(wait.IsFaulted); // the selector threw: nobody is killed, the charge waits
+        Assert.False(job.IsKilled);
+        await cancel.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => wait);
+        TestBudgets.UnchargeAs(job, budget, 900);
+        TestBudgets.AssertEmpty(budget);
+
+        using MemoryBudget other = Create();
+        other.OutOfMemory += (_, _) => throw new InvalidOperationException("handler bug");
+        using var victimCts = new CancellationTokenSource();
+        using MemoryConsumer victim = other.RegisterConsumer("victim", victimCts);
+        MemoryReservation held;
+        using (victim.Enter())
+        {
+            held = await other.ReserveAsync(600);
+        }
+
+        other.Charge(300, AllocationMode.NoWait);
+        await other.ChargeAsync(300, AllocationMode.NoFail); // killed and reaped before the handler threw
+        Assert.True(victimCts.IsCancellationRequested);
+        Assert.True(held.IsDisposed);
+        other.Uncharge(600);
+        TestBudgets.AssertEmpty(other);
+    }
 }
