@@ -24,11 +24,7 @@ public sealed partial class MemoryBudget
     public bool TryCharge(long bytes, AllocationMode mode = AllocationMode.NoWait, AllocationPriority priority = AllocationPriority.Normal, string? site = null)
     {
         Validate(bytes, mode, priority);
-        if (mode == AllocationMode.NoFail)
-        {
-            throw new ArgumentOutOfRangeException(nameof(mode), mode,
-                "TryCharge never waits, and a NoFail charge waits until it is granted; use Charge or ChargeAsync for NoFail.");
-        }
+        ThrowIfNoFailTry(mode);
 
         return ChargeCore(bytes, mode, priority, site: null, CancellationToken.None).RefusedBy is null; // never waits: no site policy
     }

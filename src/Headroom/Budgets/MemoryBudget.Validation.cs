@@ -75,4 +75,14 @@ public sealed partial class MemoryBudget
 
     private void ThrowDisposed() =>
         throw new ObjectDisposedException(Name, $"Budget '{Name}' was disposed.");
+
+    /// <summary>A try never waits, and a NoFail charge waits until it is granted: the two do not go together.</summary>
+    internal static void ThrowIfNoFailTry(AllocationMode mode)
+    {
+        if (mode == AllocationMode.NoFail)
+        {
+            throw new ArgumentOutOfRangeException(nameof(mode), mode,
+                "TryCharge never waits, and a NoFail charge waits until it is granted; use Charge or ChargeAsync for NoFail.");
+        }
+    }
 }

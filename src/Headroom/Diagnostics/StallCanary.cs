@@ -16,7 +16,6 @@ internal sealed class StallCanary
     private TimeSpan _period = Timeout.InfiniteTimeSpan;
     private long _lastWarning;
     private bool _warned;
-    private long _warnings;
 
     internal StallCanary(BudgetTree tree, ILogger logger, TimeSpan interval)
     {
@@ -27,9 +26,6 @@ internal sealed class StallCanary
 
     /// <summary>Gets the tree's interval, for waiters whose site sets none.</summary>
     internal TimeSpan Interval { get; }
-
-    /// <summary>Gets how many stall warnings were written.</summary>
-    internal long Warnings => Interlocked.Read(ref _warnings);
 
     /// <summary>A waiter was parked: the timer ticks at the shortest interval of those waiting. Caller holds the tree's lock.</summary>
     internal void OnWaiting(Waiter waiter)
@@ -93,7 +89,6 @@ internal sealed class StallCanary
             _warned = true;
             _lastWarning = now;
             waiting = _tree.ByAge.Count;
-            Interlocked.Increment(ref _warnings);
         }
 
         // Logged outside the lock: a logger is user code and may itself charge memory.

@@ -70,11 +70,7 @@ public sealed class MemoryReservation : IDisposable, IAsyncDisposable
     public bool TryCharge(long bytes, AllocationMode mode = AllocationMode.NoWait, AllocationPriority priority = AllocationPriority.Normal, string? site = null)
     {
         Budget.Validate(bytes, mode, priority);
-        if (mode == AllocationMode.NoFail)
-        {
-            throw new ArgumentOutOfRangeException(nameof(mode), mode,
-                "TryCharge never waits, and a NoFail charge waits until it is granted; use Charge or ChargeAsync for NoFail.");
-        }
+        MemoryBudget.ThrowIfNoFailTry(mode);
 
         ThrowIfDisposed();
         return ChargeExplicitly(bytes, mode, priority, site: null, CancellationToken.None).RefusedBy is null; // never waits: no site policy
