@@ -100,8 +100,7 @@ public sealed class OomConcurrencyTests(ITestOutputHelper output)
 
             await All(Task.Run(VictimAsync), NoFailHolder(budget, "K", 6), NoFailHolder(budget, "N", 2));
 
-            Specification.Assert(reservation.IsDisposed && reservation.Remaining == 0 && v.Reserved == 0, "V's reservation is not gone: {0} remain.", reservation.Remaining);
-            kills.CheckAtMostOnce();
+            CheckReservationGone(reservation, v, kills);
             using (b.Enter())
             {
                 budget.Uncharge(1);
@@ -172,8 +171,7 @@ public sealed class OomConcurrencyTests(ITestOutputHelper output)
 
             await All(Task.Run(VictimAsync), NoFailHolder(budget, "K", 4));
 
-            Specification.Assert(reservation.IsDisposed && reservation.Remaining == 0 && v.Reserved == 0, "V's reservation is not gone: {0} remain.", reservation.Remaining);
-            kills.CheckAtMostOnce();
+            CheckReservationGone(reservation, v, kills);
             v.Dispose();
             CountKill(kills);
             CheckDrained(budget);
@@ -419,6 +417,13 @@ public sealed class OomConcurrencyTests(ITestOutputHelper output)
             Note("V's reservation was reaped before V started");
             return null;
         }
+    }
+
+    /// <summary>The victim's reservation went back exactly once (by the reaper or by V itself), and V was killed at most once.</summary>
+    private static void CheckReservationGone(MemoryReservation reservation, MemoryConsumer v, KillCounter kills)
+    {
+        Specification.Assert(reservation.IsDisposed && reservation.Remaining == 0 && v.Reserved == 0, "V's reservation is not gone: {0} remain.", reservation.Remaining);
+        kills.CheckAtMostOnce();
     }
 
     private static void CountKill(KillCounter kills)
