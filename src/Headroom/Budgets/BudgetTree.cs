@@ -36,6 +36,9 @@ internal sealed class BudgetTree
     /// <summary>The tree's shrinkers, priority loop and background worker.</summary>
     internal ReclaimDriver Reclaimers { get; }
 
+    /// <summary>The tree's live reservations: what Reserved is read from.</summary>
+    internal LiveReservations Reservations { get; } = new();
+
     /// <summary>The seam through which charges ask for reclaim: <see cref="Reclaimers"/>, or a stand-in in tests.</summary>
     internal IReclaimDriver Reclaim { get; set; }
 
@@ -43,8 +46,8 @@ internal sealed class BudgetTree
     internal LinkedList<Waiter> ByAge => _byAge;
 
     /// <summary>Gives a charge that may have to wait its place in line. Caller holds <see cref="Sync"/>.</summary>
-    internal Waiter NewWaiter(MemoryBudget budget, long bytes, Floor floor, AllocationMode mode, string? site, bool reserves, bool jump) =>
-        new(budget, bytes, floor, mode, site, reserves, jump ? Ticket.Jump : _nextTicket++, TimeProvider.GetTimestamp())
+    internal Waiter NewWaiter(MemoryBudget budget, long bytes, Floor floor, AllocationMode mode, string? site, MemoryReservation? admits, bool jump) =>
+        new(budget, bytes, floor, mode, site, admits, jump ? Ticket.Jump : _nextTicket++, TimeProvider.GetTimestamp())
         {
             CanaryInterval = SitePolicy(site)?.CanaryInterval ?? Canary.Interval,
             Consumer = AllocationContext.Current?.Consumer?.Name,

@@ -77,8 +77,14 @@ public sealed partial class MemoryBudget
 
     /// <summary>Returns <paramref name="bytes"/> charged to this budget; waiters that now fit are granted, in order.</summary>
     /// <param name="bytes">The size; positive and not above <see cref="Used"/>. Uncharge the budget you charged.</param>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="bytes"/> is not positive or exceeds <see cref="Used"/>; nothing changed.</exception>
-    /// <remarks>Allowed after <see cref="Dispose"/>, so that holders can unwind.</remarks>
+    /// <exception cref="ArgumentOutOfRangeException">
+    /// <paramref name="bytes"/> is not positive or exceeds <see cref="Committed"/> (which is <see cref="Used"/> while no
+    /// reservation is live at or below this budget); nothing changed.
+    /// </exception>
+    /// <remarks>
+    /// Allowed after <see cref="Dispose"/>, so that holders can unwind. The check costs one read of Committed; an
+    /// uncharge above Used but within Committed would take bytes promised to live reservations, and it is not caught.
+    /// </remarks>
     public void Uncharge(long bytes)
     {
         if (bytes <= 0)
@@ -86,45 +92,35 @@ public sealed partial class MemoryBudget
             ThrowNotPositive(bytes);
         }
 
+        // Checked against Committed, the one counter: Used is derived by walking the live reservations, too slow here.
+        long committed = Volatile.Read(ref _committed);
         while (true)
         {
-            long used = ReadUsed(out long committed);
-            if (bytes > used)
+            if (bytes > committed)
             {
-                // Refuse only on a reading that held still twice: a refusal is final, and an unlucky reading is not.
-                if (bytes > (used = ReadSettledUsed()))
-                {
-                    ThrowUnchargeTooLarge(bytes, used);
-                }
-
-                continue;
+                ThrowUnchargeTooLarge(bytes, committed);
             }
 
-            if (Interlocked.CompareExchange(ref _committed, committed - bytes, committed) == committed)
+            long seen = Interlocked.CompareExchange(ref _committed, committed - bytes, committed);
+            if (seen == committed)
             {
                 break;
             }
+
+            committed = seen;
         }
 
         AllocationContext.Current?.Consumer?.Attribute(-bytes);
-        Release(Parent, bytes, fromReserve: false, waiters: Queue.Count != 0);
+        Release(Parent, bytes, waiters: Queue.Count != 0);
     }
 
-    /// <summary>
-    /// Lowers Committed (and Reserved first, for a reservation's unused bytes) at every level from
-    /// <paramref name="start"/> to the root, then wakes the waiters that now fit. Used stays ≥ 0 at every instant.
-    /// </summary>
-    private void Release(MemoryBudget? start, long bytes, bool fromReserve, bool waiters)
+    /// <summary>Lowers Committed at every level from <paramref name="start"/> to the root, then wakes the waiters that now fit.</summary>
+    private void Release(MemoryBudget? start, long bytes, bool waiters)
     {
         AllocationContext.Current?.Reclaiming?.Add(bytes); // inside a reclaimer: this is its progress
 
         for (MemoryBudget? level = start; level is not null; level = level.Parent)
         {
-            if (fromReserve)
-            {
-                Interlocked.Add(ref level._reserved, -bytes);
-            }
-
             Interlocked.Add(ref level._committed, -bytes);
             waiters |= level.Queue.Count != 0;
         }
@@ -198,10 +194,10 @@ public sealed partial class MemoryBudget
     /// Takes a partial charge back from the levels below <paramref name="refusedBy"/>. For an instant those levels
     /// looked fuller than they were; a waiter that was refused meanwhile is woken here, so no wake-up is lost.
     /// </summary>
-    internal void Undo(long bytes, MemoryBudget refusedBy, bool locked)
+    internal void Undo(long bytes, MemoryBudget? refusedBy, bool locked)
     {
         bool waiters = false;
-        for (MemoryBudget level = this; level != refusedBy; level = level.Parent!)
+        for (MemoryBudget? level = this; level is not null && level != refusedBy; level = level.Parent)
         {
             Interlocked.Add(ref level._committed, -bytes);
             waiters |= level.Queue.Count != 0;
@@ -266,7 +262,7 @@ public sealed partial class MemoryBudget
 
             return refusedBy is null ? default
                 : mode != AllocationMode.NoFail ? new ChargeOutcome(refusedBy, null)
-                : new ChargeOutcome(null, Wait(bytes, Floor.None, mode, site, reserves: false, jump: true, cancellationToken));
+                : new ChargeOutcome(null, Wait(bytes, Floor.None, mode, site, admits: null, jump: true, cancellationToken));
         }
 
         return context.Covering(this) is { } reservation
@@ -319,7 +315,7 @@ public sealed partial class MemoryBudget
             return default; // NoFail after the OOM killer ran may use half the min reserve (ALLOC_OOM)
         }
 
-        return new ChargeOutcome(null, Wait(bytes, floor, mode, site, reserves: false, jump: false, cancellationToken));
+        return new ChargeOutcome(null, Wait(bytes, floor, mode, site, admits: null, jump: false, cancellationToken));
     }
 
     /// <summary>The exception for a charge that was refused by <paramref name="refusedBy"/>.</summary>

@@ -69,9 +69,9 @@ public sealed partial class MemoryBudget
         where T : struct, Enum =>
         throw new ArgumentOutOfRangeException(name, value, $"{value} is not a defined {typeof(T).Name}.");
 
-    private void ThrowUnchargeTooLarge(long bytes, long used) =>
+    private void ThrowUnchargeTooLarge(long bytes, long committed) =>
         throw new ArgumentOutOfRangeException(nameof(bytes), bytes,
-            $"Cannot uncharge {bytes} bytes from budget '{Name}': only {used} bytes are charged to it.");
+            $"Cannot uncharge {bytes} bytes from budget '{Name}': only {Used} bytes are charged to it, and only {committed} are charged or reserved.");
 
     private void ThrowDisposed() =>
         throw new ObjectDisposedException(Name, $"Budget '{Name}' was disposed.");

@@ -7,13 +7,13 @@ public sealed partial class MemoryBudget
     /// Parks a NoFail charge in the queue of the level that refuses it; the waker charges on its behalf. A charge from
     /// reclaim context (<paramref name="jump"/>) queues ahead of every other waiter: the memory it frees is theirs.
     /// </summary>
-    private Task Wait(long bytes, Floor floor, AllocationMode mode, string? site, bool reserves, bool jump, CancellationToken cancellationToken)
+    private Task Wait(long bytes, Floor floor, AllocationMode mode, string? site, MemoryReservation? admits, bool jump, CancellationToken cancellationToken)
     {
         Waiter waiter;
         lock (Tree.Sync)
         {
             ThrowIfDisposed();
-            waiter = Tree.NewWaiter(this, bytes, floor, mode, site, reserves, jump);
+            waiter = Tree.NewWaiter(this, bytes, floor, mode, site, admits, jump);
             if (TryGrant(waiter) is not { } refusedBy || BudgetTree.QueueAt(waiter, refusedBy))
             {
                 return Task.CompletedTask;
@@ -42,13 +42,17 @@ public sealed partial class MemoryBudget
         return waiter.Completion.Task;
     }
 
-    /// <summary>A try on behalf of a waiter, in its place in line: a charge, or a reservation's admission. Caller holds the tree's lock.</summary>
+    /// <summary>
+    /// A try on behalf of a waiter, in its place in line: a charge, or a reservation's admission, which goes into the
+    /// reservation here, with the grant, so that Reserved counts it from the same instant as Committed. Caller holds
+    /// the tree's lock.
+    /// </summary>
     internal MemoryBudget? TryGrant(Waiter waiter)
     {
         MemoryBudget? refusedBy = TryChargePath(waiter.Bytes, waiter.Floor, waiter.Ticket, locked: true);
-        if (refusedBy is null && waiter.Reserves)
+        if (refusedBy is null && waiter.Admits is { } reservation && !reservation.Admit(waiter.Bytes))
         {
-            AddReserved(waiter.Bytes);
+            Undo(waiter.Bytes, refusedBy: null, locked: true); // a growth of a reservation disposed meanwhile: nothing to keep
         }
 
         return refusedBy;
@@ -61,7 +65,7 @@ public sealed partial class MemoryBudget
         using var either = CancellationTokenSource.CreateLinkedTokenSource(deadline.Token, cancellationToken);
         try
         {
-            await Wait(bytes, floor, mode, site, reserves: false, jump: false, either.Token).ConfigureAwait(false);
+            await Wait(bytes, floor, mode, site, admits: null, jump: false, either.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (deadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {

@@ -18,11 +18,8 @@ public sealed partial class MemoryBudget : IDisposable
     private readonly Watermarks _watermarks;
     private readonly List<MemoryBudget> _children = []; // guarded by Tree.Sync
 
-    /// <summary>Used + Reserved: the one counter every grant compare-and-swaps. Used is derived from it.</summary>
+    /// <summary>Used + Reserved: the one counter every grant compare-and-swaps. Reserved is read from the live reservations, and Used derived.</summary>
     private long _committed;
-
-    /// <summary>Bytes promised to reservations and not yet drawn.</summary>
-    private long _reserved;
 
     private volatile bool _disposed;
 
@@ -65,10 +62,19 @@ public sealed partial class MemoryBudget : IDisposable
     public long Capacity => _capacity;
 
     /// <summary>Gets the bytes charged and not yet uncharged, children's included.</summary>
+    /// <remarks><see cref="Committed"/> less <see cref="Reserved"/>, read at one instant: a read walks the live reservations.</remarks>
     public long Used => ReadUsed(out _);
 
     /// <summary>Gets the bytes promised to live reservations and not yet drawn, children's included.</summary>
-    public long Reserved => Volatile.Read(ref _reserved);
+    /// <remarks>The sum of the live reservations' <see cref="MemoryReservation.Remaining"/>: a read walks them, so it is not for hot paths.</remarks>
+    public long Reserved
+    {
+        get
+        {
+            long used = ReadUsed(out long committed);
+            return committed - used;
+        }
+    }
 
     /// <summary>Gets <see cref="Used"/> + <see cref="Reserved"/>: what ordinary charges cannot take.</summary>
     public long Committed => Volatile.Read(ref _committed);
@@ -204,40 +210,23 @@ public sealed partial class MemoryBudget : IDisposable
     }
 
     /// <summary>
-    /// Used (= Committed − Reserved) as it was at one instant. An admission raises Committed before Reserved and a
-    /// release lowers Reserved before Committed, so either fixed order of two reads can catch one half of an update
-    /// (and, say, a negative Used). Reserved read unchanged on both sides of the read of Committed pins the pair to
-    /// the instant Committed was read.
+    /// Used (= Committed − Reserved) as it was at one instant. An admission raises Committed before its reservation is
+    /// listed, and a release closes the reservation before it lowers Committed, so a reading of Reserved between two
+    /// equal readings of Committed saw every reservation that Committed counted as reserved, and no other.
     /// </summary>
     internal long ReadUsed(out long committed)
     {
-        long reserved = Volatile.Read(ref _reserved);
+        committed = Volatile.Read(ref _committed);
         while (true)
         {
-            committed = Volatile.Read(ref _committed);
-            long again = Volatile.Read(ref _reserved);
-            if (again == reserved)
+            long reserved = Tree.Reservations.Within(this);
+            long again = Volatile.Read(ref _committed);
+            if (again == committed)
             {
                 return committed - reserved;
             }
 
-            reserved = again;
-        }
-    }
-
-    /// <summary>
-    /// A reading of Used that held still across two readings in a row; what a final decision (a refusal) rests on,
-    /// since <see cref="ReadUsed"/> can be fooled by a release and an admission of equal size between its reads.
-    /// </summary>
-    internal long ReadSettledUsed()
-    {
-        while (true)
-        {
-            long first = ReadUsed(out long committed);
-            if (ReadUsed(out long again) == first && again == committed)
-            {
-                return first;
-            }
+            committed = again;
         }
     }
 

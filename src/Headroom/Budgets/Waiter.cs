@@ -6,9 +6,9 @@ namespace Headroom;
 /// </summary>
 internal sealed class Waiter
 {
-    internal Waiter(MemoryBudget budget, long bytes, Floor floor, AllocationMode mode, string? site, bool reserves, long ticket, long startTimestamp)
+    internal Waiter(MemoryBudget budget, long bytes, Floor floor, AllocationMode mode, string? site, MemoryReservation? admits, long ticket, long startTimestamp)
     {
-        Reserves = reserves;
+        Admits = admits;
         Budget = budget;
         Bytes = bytes;
         Floor = floor;
@@ -30,8 +30,8 @@ internal sealed class Waiter
 
     internal string? Site { get; }
 
-    /// <summary>True for a reservation's admission: the grant also raises Reserved (semantics §5).</summary>
-    internal bool Reserves { get; }
+    /// <summary>For a reservation's admission or growth: the reservation the granted bytes go into (semantics §5).</summary>
+    internal MemoryReservation? Admits { get; }
 
     internal long Ticket { get; }
 

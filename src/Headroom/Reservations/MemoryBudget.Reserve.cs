@@ -50,35 +50,37 @@ public sealed partial class MemoryBudget
             return ValueTask.FromCanceled<MemoryReservation>(cancellationToken);
         }
 
+        var reservation = new MemoryReservation(this, mode);
         Task? wait;
         try
         {
-            wait = AdmitOrWait(bytes, cancellationToken);
+            wait = AdmitOrWait(bytes, reservation, cancellationToken);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
             return ValueTask.FromCanceled<MemoryReservation>(cancellationToken); // cancelled during direct reclaim
         }
 
-        return wait is null ? new(new MemoryReservation(this, bytes, mode)) : new(AdmittedAsync(wait, bytes, mode));
+        return wait is null ? new(reservation.Adopted()) : new(AdmittedAsync(wait, reservation));
     }
 
     /// <summary>Admits a reservation (or a growth) without reclaim or waiting.</summary>
     internal bool TryAdmit(long bytes)
     {
-        MemoryBudget? refusedBy = TryChargePath(bytes, Floor.Min, Ticket.Arrival, locked: false);
-        if (refusedBy is not null)
+        if (TryChargePath(bytes, Floor.Min, Ticket.Arrival, locked: false) is { } refusedBy)
         {
             Tree.WakeBackgroundReclaim(refusedBy);
             return false;
         }
 
-        AddReserved(bytes);
         return true;
     }
 
-    /// <summary>Admits now (after direct reclaim if needed) and returns null, or returns the wait for admission.</summary>
-    internal Task? AdmitOrWait(long bytes, CancellationToken cancellationToken)
+    /// <summary>
+    /// Admits <paramref name="bytes"/> into <paramref name="into"/> now (after direct reclaim if needed) and returns
+    /// null, or returns the wait, whose grant admits them.
+    /// </summary>
+    internal Task? AdmitOrWait(long bytes, MemoryReservation into, CancellationToken cancellationToken)
     {
         MemoryBudget? refusedBy = TryChargePath(bytes, Floor.Min, Ticket.Arrival, locked: false);
         if (refusedBy is not null)
@@ -91,11 +93,15 @@ public sealed partial class MemoryBudget
             cancellationToken.ThrowIfCancellationRequested();
             if (refusedBy.RefusesOnlyForOrder(bytes, Floor.Min) || !TryAfterOom(bytes, refusedBy, Floor.Min, Floor.Min))
             {
-                return Wait(bytes, Floor.Min, AllocationMode.NoFail, site: null, reserves: true, jump: false, cancellationToken);
+                return Wait(bytes, Floor.Min, AllocationMode.NoFail, site: null, admits: into, jump: false, cancellationToken);
             }
         }
 
-        AddReserved(bytes);
+        if (!into.Admit(bytes))
+        {
+            ReleaseReserved(bytes); // a growth of a reservation disposed meanwhile
+        }
+
         return null;
     }
 
@@ -123,26 +129,8 @@ public sealed partial class MemoryBudget
         ThrowIfDisposed();
     }
 
-    /// <summary>Raises Reserved at every level after the admission raised Committed.</summary>
-    internal void AddReserved(long bytes)
-    {
-        for (MemoryBudget? level = this; level is not null; level = level.Parent)
-        {
-            Interlocked.Add(ref level._reserved, bytes);
-        }
-    }
-
-    /// <summary>Moves drawn bytes from Reserved to Used at every level: Committed does not change, so no check is needed.</summary>
-    internal void DrawReserved(long bytes)
-    {
-        for (MemoryBudget? level = this; level is not null; level = level.Parent)
-        {
-            Interlocked.Add(ref level._reserved, -bytes);
-        }
-    }
-
     /// <summary>Returns a reservation's unused bytes to ordinary free memory and wakes the waiters that now fit.</summary>
-    internal void ReleaseReserved(long bytes) => Release(this, bytes, fromReserve: true, waiters: false);
+    internal void ReleaseReserved(long bytes) => Release(this, bytes, waiters: false);
 
     /// <summary>
     /// Charges the levels between <paramref name="target"/> and the reservation's budget (exclusive) for drawn bytes:
@@ -156,9 +144,9 @@ public sealed partial class MemoryBudget
         TryChargePath(bytes, Floor.Low, Ticket.Arrival, locked: false) is null
         || TryChargePath(bytes, SlowFloor(mode, priority), Ticket.Arrival, locked: false) is null;
 
-    private async Task<MemoryReservation> AdmittedAsync(Task wait, long bytes, ReservationMode mode)
+    private static async Task<MemoryReservation> AdmittedAsync(Task wait, MemoryReservation reservation)
     {
         await wait.ConfigureAwait(false);
-        return new MemoryReservation(this, bytes, mode);
+        return reservation.Adopted(); // on the requester's flow, so its consumer adopts it
     }
 }

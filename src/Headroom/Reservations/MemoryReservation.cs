@@ -19,18 +19,37 @@ public sealed class MemoryReservation : IDisposable, IAsyncDisposable
     /// <summary>The value of <see cref="_remaining"/> once disposed: one exchange both closes the reservation and takes its remainder.</summary>
     private const long Disposed = -1;
 
+    /// <summary>The value of <see cref="_remaining"/> in a reservation made for a wait, until the grant admits it.</summary>
+    private const long NotAdmitted = -2;
+
     private long _amount;
     private long _drawn;
     private long _remaining;
 
+    /// <summary>Called once the budget admitted <paramref name="amount"/>: Committed already counts it.</summary>
     internal MemoryReservation(MemoryBudget budget, long amount, ReservationMode mode)
     {
         Budget = budget;
         Mode = mode;
         _amount = amount;
         _remaining = amount;
-        AllocationContext.Current?.Consumer?.Adopt(this); // reapable by the OOM killer if its consumer is chosen
+        Budget.Tree.Reservations.Add(this); // from now on Reserved counts it
+        Adopted();
     }
+
+    /// <summary>
+    /// A reservation for a request that may wait: <see cref="Admit"/> fills and lists it when the budget admits it, on
+    /// whichever thread grants it; the requester gets it only after that.
+    /// </summary>
+    internal MemoryReservation(MemoryBudget budget, ReservationMode mode)
+    {
+        Budget = budget;
+        Mode = mode;
+        _remaining = NotAdmitted;
+    }
+
+    /// <summary>The next reservation in the list of <see cref="LiveReservations"/> that holds this one; written only by that list's thread.</summary>
+    internal MemoryReservation? NextLive; // a field, for Volatile.Read by readers on other threads
 
     /// <summary>Gets the budget the reservation was admitted by (it reserves at every ancestor too).</summary>
     public MemoryBudget Budget { get; }
@@ -172,7 +191,11 @@ public sealed class MemoryReservation : IDisposable, IAsyncDisposable
             return false;
         }
 
-        Grown(bytes);
+        if (!Admit(bytes))
+        {
+            Budget.ReleaseReserved(bytes); // disposed meanwhile: the admitted bytes go straight back
+        }
+
         return true;
     }
 
@@ -195,23 +218,14 @@ public sealed class MemoryReservation : IDisposable, IAsyncDisposable
             return ValueTask.FromCanceled(cancellationToken);
         }
 
-        Task? wait;
         try
         {
-            wait = Budget.AdmitOrWait(bytes, cancellationToken);
+            return Budget.AdmitOrWait(bytes, this, cancellationToken) is { } wait ? new ValueTask(wait) : default;
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
             return ValueTask.FromCanceled(cancellationToken); // cancelled during direct reclaim
         }
-
-        if (wait is not null)
-        {
-            return new ValueTask(GrownAsync(wait, bytes));
-        }
-
-        Grown(bytes);
-        return default;
     }
 
     /// <summary>Returns exactly <see cref="Remaining"/> to the budget. Disposing twice is harmless.</summary>
@@ -312,46 +326,69 @@ public sealed class MemoryReservation : IDisposable, IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Puts bytes the budget admitted (Committed counts them already) into the reservation: the first admission of one
+    /// made for a wait fills and lists it; a growth joins <see cref="Remaining"/>. False, with nothing changed, when
+    /// the reservation was disposed meanwhile: the caller returns the bytes. A grant calls it under the tree's lock.
+    /// </summary>
+    internal bool Admit(long bytes)
+    {
+        if (Volatile.Read(ref _remaining) == NotAdmitted)
+        {
+            _amount = bytes; // nobody else sees this reservation before its admission completes
+            Volatile.Write(ref _remaining, bytes);
+            Budget.Tree.Reservations.Add(this);
+            return true;
+        }
+
+        if (!TryReturn(bytes))
+        {
+            return false;
+        }
+
+        Interlocked.Add(ref _amount, bytes);
+        return true;
+    }
+
+    /// <summary>Adopts the reservation into the flow's consumer, if any: reapable by the OOM killer if that consumer is chosen.</summary>
+    internal MemoryReservation Adopted()
+    {
+        AllocationContext.Current?.Consumer?.Adopt(this);
+        return this;
+    }
+
     /// <summary>Gives back claimed bytes; if the reservation was disposed meanwhile, they go to the budget instead.</summary>
     private void Return(long bytes)
     {
-        long remaining = Volatile.Read(ref _remaining);
-        while (bytes > 0)
+        if (!TryReturn(bytes))
         {
-            if (remaining == Disposed)
-            {
-                Budget.ReleaseReserved(bytes);
-                return;
-            }
+            Budget.ReleaseReserved(bytes);
+        }
+    }
 
+    /// <summary>Adds <paramref name="bytes"/> to <see cref="Remaining"/>; false, with nothing changed, once disposed.</summary>
+    private bool TryReturn(long bytes)
+    {
+        long remaining = Volatile.Read(ref _remaining);
+        while (remaining != Disposed)
+        {
             long seen = Interlocked.CompareExchange(ref _remaining, remaining + bytes, remaining);
             if (seen == remaining)
             {
-                return;
+                return true;
             }
 
             remaining = seen;
         }
+
+        return false;
     }
 
-    private void Grown(long bytes)
-    {
-        Interlocked.Add(ref _amount, bytes);
-        Return(bytes); // the admitted bytes join Remaining, or go straight back if disposed meanwhile
-    }
-
-    private async Task GrownAsync(Task wait, long bytes)
-    {
-        await wait.ConfigureAwait(false);
-        Grown(bytes);
-    }
-
-    /// <summary>Claimed bytes become used: Reserved falls at every level of the reservation's path.</summary>
+    /// <summary>Claimed bytes become used. Reserved fell when <see cref="Take"/> claimed them, and Committed never moves.</summary>
     private void Draw(long bytes)
     {
         if (bytes > 0)
         {
-            Budget.DrawReserved(bytes);
             Interlocked.Add(ref _drawn, bytes);
         }
     }

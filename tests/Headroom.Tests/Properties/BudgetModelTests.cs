@@ -145,8 +145,13 @@ public sealed class BudgetModelTests
                 }
 
                 case Op.Uncharge:
-                    Assert.Throws<ArgumentOutOfRangeException>(() => budget.Uncharge(budget.Used + 1));
+                {
+                    // The rule is checked against Committed (Used when nothing is reserved at or below this budget).
+                    long[] before = Used();
+                    Assert.Throws<ArgumentOutOfRangeException>(() => budget.Uncharge(budget.Committed + 1));
+                    Assert.Equal(before, Used());
                     break;
+                }
 
                 case Op.WaitingCharge:
                 {

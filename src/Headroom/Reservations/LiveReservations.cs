@@ -1,0 +1,140 @@
+namespace Headroom;
+
+/// <summary>
+/// A tree's live reservations, where <see cref="MemoryBudget.Reserved"/> is read from. Semantics §1 defines Reserved
+/// as the bytes promised to live reservations and not yet drawn, so it is the sum of their
+/// <see cref="MemoryReservation.Remaining"/>, not a counter of its own. That keeps an admission at one
+/// compare-and-swap on Committed, a release at one add, and a draw off every budget counter (§1: "needs no global
+/// check at all"). A read walks the tree's live reservations: it is for getters, snapshots and exceptions, never for a
+/// grant.
+/// </summary>
+/// <remarks>
+/// One list per thread that admits reservations in the tree, with that thread as its only writer: it pushes each new
+/// reservation at the head, skipping disposed ones there, and every <see cref="PruneEvery"/> pushes unlinks the rest.
+/// Readers walk the lists without a lock. An unlinked node keeps its link, so a reader standing on it still reaches
+/// every live reservation behind it. A disposed reservation stays listed (counting 0) until its thread next prunes;
+/// lists of threads that ended are pruned, and dropped once empty, when another thread starts a list.
+/// </remarks>
+internal sealed class LiveReservations
+{
+    private const int PruneEvery = 64;
+
+    [ThreadStatic]
+    private static ThreadList? t_last; // this thread's list in the tree it last reserved in
+
+    private readonly Lock _sync = new();
+    private ThreadList[] _lists = []; // replaced whole under _sync, so readers need no lock
+
+    /// <summary>Lists a reservation just admitted: Committed already counts it, so no reader counts it only here.</summary>
+    internal void Add(MemoryReservation reservation)
+    {
+        ThreadList? list = t_last;
+        if (list?.Owner != this)
+        {
+            t_last = list = Own();
+        }
+
+        list.Push(reservation);
+    }
+
+    /// <summary>The remaining bytes of the live reservations at <paramref name="level"/> or its descendants.</summary>
+    internal long Within(MemoryBudget level)
+    {
+        long sum = 0;
+        foreach (ThreadList list in Volatile.Read(ref _lists))
+        {
+            for (MemoryReservation? r = list.Head; r is not null; r = Volatile.Read(ref r.NextLive))
+            {
+                if (r.Budget.IsWithin(level))
+                {
+                    sum += r.Remaining;
+                }
+            }
+        }
+
+        return sum;
+    }
+
+    /// <summary>This thread's list in this tree, started if it has none.</summary>
+    private ThreadList Own()
+    {
+        Thread current = Thread.CurrentThread;
+        foreach (ThreadList list in Volatile.Read(ref _lists))
+        {
+            if (list.Thread == current)
+            {
+                return list;
+            }
+        }
+
+        lock (_sync)
+        {
+            // The writer of an ended thread's list is gone, so pruning it here, under the lock, keeps one writer.
+            var kept = new List<ThreadList>(_lists.Length + 1);
+            foreach (ThreadList list in _lists)
+            {
+                if (list.Thread.IsAlive || !list.Prune())
+                {
+                    kept.Add(list);
+                }
+            }
+
+            var own = new ThreadList(this, current);
+            kept.Add(own);
+            Volatile.Write(ref _lists, [.. kept]);
+            return own;
+        }
+    }
+
+    private sealed class ThreadList(LiveReservations owner, Thread thread)
+    {
+        private MemoryReservation? _head;
+        private int _sincePrune;
+
+        internal LiveReservations Owner { get; } = owner;
+
+        internal Thread Thread { get; } = thread;
+
+        internal MemoryReservation? Head => Volatile.Read(ref _head);
+
+        internal void Push(MemoryReservation reservation)
+        {
+            MemoryReservation? head = _head;
+            while (head is { IsDisposed: true })
+            {
+                head = head.NextLive; // reserve-then-dispose, the common pattern, leaves a disposed head: skip it now
+            }
+
+            reservation.NextLive = head;
+            Volatile.Write(ref _head, reservation);
+            if (++_sincePrune == PruneEvery)
+            {
+                Prune();
+            }
+        }
+
+        /// <summary>Unlinks the disposed reservations; true when none is left. Only the list's writer calls it.</summary>
+        internal bool Prune()
+        {
+            _sincePrune = 0;
+            MemoryReservation? kept = null;
+            for (MemoryReservation? r = _head; r is not null; r = r.NextLive)
+            {
+                if (!r.IsDisposed)
+                {
+                    kept = r;
+                }
+                else if (kept is null)
+                {
+                    Volatile.Write(ref _head, r.NextLive);
+                }
+                else
+                {
+                    Volatile.Write(ref kept.NextLive, r.NextLive);
+                }
+            }
+
+            return _head is null;
+        }
+    }
+}
