@@ -20,6 +20,19 @@ internal sealed class CheckedCasCounter(long limit)
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool AddThenSubtract(long bytes)
     {
+        if (!TryAdd(bytes))
+        {
+            return false;
+        }
+
+        Subtract(bytes);
+        return true;
+    }
+
+    /// <summary>The checked add: a compare-and-swap loop that adds only while the total stays within the limit.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool TryAdd(long bytes)
+    {
         long current = Volatile.Read(ref _value);
         while (true)
         {
@@ -32,13 +45,14 @@ internal sealed class CheckedCasCounter(long limit)
             long seen = Interlocked.CompareExchange(ref _value, next, current);
             if (seen == current)
             {
-                break;
+                return true;
             }
 
             current = seen;
         }
-
-        Interlocked.Add(ref _value, -bytes);
-        return true;
     }
+
+    /// <summary>The plain interlocked subtract.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void Subtract(long bytes) => Interlocked.Add(ref _value, -bytes);
 }

@@ -51,6 +51,20 @@ internal static class Loops
         return done;
     }
 
+    public static long FloorReserveDispose(ReservationFloor floor, long bytes, long iterations)
+    {
+        long done = 0;
+        for (long i = 0; i < iterations; i++)
+        {
+            if (floor.ReserveThenDispose(bytes))
+            {
+                done++;
+            }
+        }
+
+        return done;
+    }
+
     public static long PooledRentReturn(long iterations)
     {
         long done = 0;

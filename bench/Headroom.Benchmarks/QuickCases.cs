@@ -17,6 +17,9 @@ internal static class QuickCases
         new("reserve+dispose 256KiB", 2, CheckedCas, ReserveDispose256KiB, CasAddSub(QuarterMiB)),
         new("reserve+dispose 256KiB", 1, Pooled, ReserveDispose256KiB, PooledRentReturn),
         new("reserve+dispose 256KiB", 2, Pooled, ReserveDispose256KiB, PooledRentReturn),
+
+        // A reference line, not Headroom: what any reservation costs at the least (see ReservationFloor).
+        new("reservation floor 256KiB", 1, CheckedCas, FloorReserveDispose256KiB, CasAddSub(QuarterMiB)),
     ];
 
     private static RoundBody ChargeUncharge4KiB()
@@ -30,6 +33,12 @@ internal static class QuickCases
     {
         var budget = new MemoryBudget(GiB);
         return n => Loops.TryReserveDispose(budget, QuarterMiB, n);
+    }
+
+    private static RoundBody FloorReserveDispose256KiB()
+    {
+        var floor = new ReservationFloor(GiB);
+        return n => Loops.FloorReserveDispose(floor, QuarterMiB, n);
     }
 
     private static Func<RoundBody> CasAddSub(long bytes) => () =>

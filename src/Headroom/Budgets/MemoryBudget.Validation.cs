@@ -62,6 +62,10 @@ public sealed partial class MemoryBudget
             $"A charge of {bytes} bytes exceeds the capacity of budget '{Name}' ({_capacity} bytes) and could never be granted.");
     }
 
+    private void ThrowNeverAdmitted(long bytes) =>
+        throw new ArgumentOutOfRangeException(nameof(bytes), bytes,
+            $"A reservation of {bytes} bytes could never be admitted: budget '{Name}' admits at most {_capacity - Min} bytes (capacity {_capacity} less its min reserve {Min}, which reservations never eat).");
+
     internal static void ThrowNotPositive(long bytes) =>
         throw new ArgumentOutOfRangeException(nameof(bytes), bytes, $"The size must be positive; it was {bytes}.");
 

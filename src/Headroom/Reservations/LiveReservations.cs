@@ -105,7 +105,11 @@ internal sealed class LiveReservations
                 head = head.NextLive; // reserve-then-dispose, the common pattern, leaves a disposed head: skip it now
             }
 
-            reservation.NextLive = head;
+            if (head is not null)
+            {
+                reservation.NextLive = head; // a new reservation's link is null already: skip the store's GC barrier
+            }
+
             Volatile.Write(ref _head, reservation);
             if (++_sincePrune == PruneEvery)
             {

@@ -114,15 +114,14 @@ public sealed partial class MemoryBudget
 
         if ((uint)mode > (uint)ReservationMode.Tokens)
         {
-            throw new ArgumentOutOfRangeException(nameof(mode), mode, $"{mode} is not a defined {nameof(ReservationMode)}.");
+            ThrowUndefined(nameof(mode), mode);
         }
 
         for (MemoryBudget? level = this; level is not null; level = level.Parent)
         {
             if (bytes > level._capacity - level.Min)
             {
-                throw new ArgumentOutOfRangeException(nameof(bytes), bytes,
-                    $"A reservation of {bytes} bytes could never be admitted: budget '{level.Name}' admits at most {level._capacity - level.Min} bytes (capacity {level._capacity} less its min reserve {level.Min}, which reservations never eat).");
+                level.ThrowNeverAdmitted(bytes);
             }
         }
 
