@@ -210,24 +210,25 @@ public sealed partial class MemoryBudget : IDisposable
     }
 
     /// <summary>
-    /// Used (= Committed − Reserved) as it was at one instant. An admission raises Committed before its reservation is
-    /// listed, and a release closes the reservation before it lowers Committed, so a reading of Reserved between two
-    /// equal readings of Committed saw every reservation that Committed counted as reserved, and no other.
+    /// Used (= Committed − Reserved), read without a lock. An admission raises Committed before its reservation is
+    /// listed, and a release closes the reservation before it lowers Committed, so a walk of the reservations between
+    /// two equal readings of Committed counts what that Committed counts, give or take draws (which move bytes from
+    /// Reserved to Used and leave Committed alone). A walk that Committed moved across is tried again a few times, then
+    /// taken as it is; in either case a reading is clamped into 0 ≤ Used ≤ Committed, which also covers an admission
+    /// and a release of one reservation that both fall inside one walk. Exact whenever nothing moves.
     /// </summary>
     internal long ReadUsed(out long committed)
     {
-        committed = Volatile.Read(ref _committed);
-        while (true)
+        long reserved;
+        int attempts = 0;
+        do
         {
-            long reserved = Tree.Reservations.Within(this);
-            long again = Volatile.Read(ref _committed);
-            if (again == committed)
-            {
-                return committed - reserved;
-            }
-
-            committed = again;
+            committed = Volatile.Read(ref _committed);
+            reserved = Tree.Reservations.Within(this);
         }
+        while (Volatile.Read(ref _committed) != committed && ++attempts < 8);
+
+        return Math.Clamp(committed - reserved, 0, Math.Max(committed, 0));
     }
 
     /// <summary>True when this budget is <paramref name="ancestor"/> or one of its descendants.</summary>

@@ -22,7 +22,7 @@ internal sealed class LiveReservations
     [ThreadStatic]
     private static ThreadList? t_last; // this thread's list in the tree it last reserved in
 
-    private readonly Lock _sync = new();
+    private readonly object _sync = new(); // a Monitor, not System.Threading.Lock: Coyote 1.7 controls only the former
     private ThreadList[] _lists = []; // replaced whole under _sync, so readers need no lock
 
     /// <summary>Lists a reservation just admitted: Committed already counts it, so no reader counts it only here.</summary>

@@ -494,6 +494,77 @@ public sealed class ReservationConcurrencyTests(ITestOutputHelper output)
     }
 
     // ---------------------------------------------------------------------------------------------------------------
+    // 6. Reading Used and Reserved while reservations come and go on other tasks
+    // ---------------------------------------------------------------------------------------------------------------
+
+    /// <summary>
+    /// Reserved is no counter but the sum of the live reservations' Remaining, kept in one list per admitting thread.
+    /// Capacity 10, so nobody waits: a reserves 3 and disposes it; b reserves 4 (Token mode) and draws 2, then another
+    /// task disposes it; c charges 1 and uncharges it; a reader takes three snapshots. No reading may be negative, count
+    /// more reserved than a's 3 and b's 4, or more in all than the 8 bytes ever committed at once; at the end the books
+    /// are exact. While b holds its reservation, every reading counts at least its 2 drawn bytes as used and its 2 left as
+    /// reserved. (Used may read high by an admission in flight: its Committed is raised an instant before it is listed.)
+    /// </summary>
+    [Fact]
+    public void Readings_racing_admissions_draws_and_disposes_on_other_tasks_stay_within_what_the_budget_holds()
+    {
+        Explore(output, async () =>
+        {
+            MemoryBudget budget = NewBudget(capacity: 10);
+            Task a = Task.Run(async () =>
+            {
+                Specification.Assert(budget.TryReserve(3, out MemoryReservation? r), "a was refused 3 bytes.");
+                Note($"a admitted 3 [{State(budget)}]");
+                await Pause();
+                r!.Dispose();
+                Note($"a disposed [{State(budget)}]");
+            });
+            Task<MemoryReservation> b = Task.Run(async () =>
+            {
+                MemoryReservation r = await budget.ReserveAsync(4, ReservationMode.Tokens);
+                Note($"b admitted 4 [{State(budget)}]");
+                r.Charge(2);
+                Note($"b drew 2 [{State(budget)}]");
+                for (int i = 0; i < 2; i++)
+                {
+                    // Whatever a and c do meanwhile, b's 2 drawn bytes are used and its 2 left are reserved.
+                    MemoryBudgetSnapshot s = budget.GetSnapshot();
+                    Specification.Assert(s.Used >= 2 && s.Reserved >= 2, "b holds 2 drawn and 2 reserved, but the budget reads {0}", s);
+                    await Pause();
+                }
+
+                return r;
+            });
+            Task disposer = Task.Run(async () =>
+            {
+                MemoryReservation r = await b;
+                r.Dispose(); // not on the task that admitted it
+                Note($"b disposed by another task [{State(budget)}]");
+            });
+            Task c = Task.Run(async () =>
+            {
+                budget.Charge(1, AllocationMode.NoWait);
+                await Pause();
+                budget.Uncharge(1);
+            });
+            Task reader = Task.Run(async () =>
+            {
+                for (int i = 0; i < 3; i++)
+                {
+                    MemoryBudgetSnapshot s = budget.GetSnapshot();
+                    Note($"read {s.Used} used, {s.Reserved} reserved");
+                    Specification.Assert(s.Used >= 0 && s.Reserved is >= 0 and <= 7 && s.Used + s.Reserved <= 8, "A reading no state of the budget has: {0}", s);
+                    await Pause();
+                }
+            });
+
+            await All(a, b, disposer, c, reader);
+            budget.Uncharge(2);
+            CheckDrained(budget);
+        });
+    }
+
+    // ---------------------------------------------------------------------------------------------------------------
     // Helpers
     // ---------------------------------------------------------------------------------------------------------------
 
