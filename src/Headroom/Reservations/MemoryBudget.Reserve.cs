@@ -1,4 +1,5 @@
 using System.Diagnostics.CodeAnalysis;
+using System.Runtime.CompilerServices;
 
 namespace Headroom;
 
@@ -105,6 +106,7 @@ public sealed partial class MemoryBudget
         return null;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal void ValidateReservation(long bytes, ReservationMode mode)
     {
         if (bytes <= 0)
