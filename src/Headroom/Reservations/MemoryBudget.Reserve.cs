@@ -98,11 +98,7 @@ public sealed partial class MemoryBudget
             }
         }
 
-        if (!into.Admit(bytes))
-        {
-            ReleaseReserved(bytes); // a growth of a reservation disposed meanwhile
-        }
-
+        into.AdmitOrRelease(bytes);
         return null;
     }
 

@@ -191,11 +191,7 @@ public sealed class MemoryReservation : IDisposable, IAsyncDisposable
             return false;
         }
 
-        if (!Admit(bytes))
-        {
-            Budget.ReleaseReserved(bytes); // disposed meanwhile: the admitted bytes go straight back
-        }
-
+        AdmitOrRelease(bytes);
         return true;
     }
 
@@ -348,6 +344,15 @@ public sealed class MemoryReservation : IDisposable, IAsyncDisposable
 
         Interlocked.Add(ref _amount, bytes);
         return true;
+    }
+
+    /// <summary><see cref="Admit"/> outside the tree's lock: bytes that a reservation disposed meanwhile cannot take go straight back.</summary>
+    internal void AdmitOrRelease(long bytes)
+    {
+        if (!Admit(bytes))
+        {
+            Budget.ReleaseReserved(bytes);
+        }
     }
 
     /// <summary>Adopts the reservation into the flow's consumer, if any: reapable by the OOM killer if that consumer is chosen.</summary>
