@@ -216,4 +216,24 @@ public sealed class DrawTests
         r.Dispose();
         TestBudgets.AssertEmpty(budget);
     }
+
+    [Fact]
+    public async Task A_growth_granted_after_its_reservation_was_disposed_gives_the_bytes_straight_back_to_the_next_in_line()
+    {
+        using MemoryBudget budget = TestBudgets.Small(); // capacity 1000, min 100: admits at most 900
+        Assert.True(budget.TryReserve(600, out MemoryReservation? r));
+        budget.Charge(300, AllocationMode.NoWait, AllocationPriority.High); // 900 committed
+        Task grow = r.GrowAsync(200).AsTask();
+        Task follower = budget.ChargeAsync(550, AllocationMode.NoFail).AsTask(); // fits only if the growth keeps nothing
+        Assert.False(grow.IsCompleted || follower.IsCompleted);
+
+        r.Dispose(); // frees 600: the growth is granted first, finds its reservation disposed, and returns its 200
+        Assert.True(grow.IsCompletedSuccessfully && follower.IsCompletedSuccessfully); // both granted within the release
+        await Task.WhenAll(grow, follower);
+        Assert.Equal((850, 0, 850), (budget.Used, budget.Reserved, budget.Committed));
+        Assert.Equal((0, 600), (r.Remaining, r.Amount));
+
+        budget.Uncharge(850);
+        TestBudgets.AssertEmpty(budget);
+    }
 }
