@@ -187,6 +187,7 @@ public sealed partial class MemoryBudget : IDisposable
             {
                 Tree.Reclaimers.Dispose(); // the background worker and the kill timer end with their root
                 Tree.Oom.Dispose();
+                Tree.Reservations.Close();
             }
         }
 

@@ -20,7 +20,7 @@ internal sealed class LiveReservations
     private const int PruneEvery = 64;
 
     [ThreadStatic]
-    private static ThreadList? t_last; // this thread's list in the tree it last reserved in
+    private static Slot? t_slot; // this thread's list in the tree it last reserved in, which Close lets go of
 
     private readonly object _sync = new(); // a Monitor, not System.Threading.Lock: Coyote 1.7 controls only the former
     private ThreadList[] _lists = []; // replaced whole under _sync, so readers need no lock
@@ -28,13 +28,29 @@ internal sealed class LiveReservations
     /// <summary>Lists a reservation just admitted: Committed already counts it, so no reader counts it only here.</summary>
     internal void Add(MemoryReservation reservation)
     {
-        ThreadList? list = t_last;
+        Slot slot = t_slot ??= new Slot();
+        ThreadList? list = slot.List;
         if (list?.Owner != this)
         {
-            t_last = list = Own();
+            slot.List = list = Own(slot);
         }
 
         list.Push(reservation);
+    }
+
+    /// <summary>
+    /// The tree ended: no thread keeps its list at hand any longer, so that a thread which never reserves again does
+    /// not keep the tree (and the caches registered on it) alive. Its reservations still count while anyone holds them.
+    /// </summary>
+    internal void Close()
+    {
+        foreach (ThreadList list in Volatile.Read(ref _lists))
+        {
+            if (list.Slot.List == list)
+            {
+                list.Slot.List = null; // racing the owner's switch to another tree costs it one more lookup, nothing else
+            }
+        }
     }
 
     /// <summary>The remaining bytes of the live reservations at <paramref name="level"/> or its descendants.</summary>
@@ -56,7 +72,7 @@ internal sealed class LiveReservations
     }
 
     /// <summary>This thread's list in this tree, started if it has none.</summary>
-    private ThreadList Own()
+    private ThreadList Own(Slot slot)
     {
         Thread current = Thread.CurrentThread;
         foreach (ThreadList list in Volatile.Read(ref _lists))
@@ -79,14 +95,19 @@ internal sealed class LiveReservations
                 }
             }
 
-            var own = new ThreadList(this, current);
+            var own = new ThreadList(this, current, slot);
             kept.Add(own);
             Volatile.Write(ref _lists, [.. kept]);
             return own;
         }
     }
 
-    private sealed class ThreadList(LiveReservations owner, Thread thread)
+    private sealed class Slot
+    {
+        internal ThreadList? List { get; set; }
+    }
+
+    private sealed class ThreadList(LiveReservations owner, Thread thread, Slot slot)
     {
         private MemoryReservation? _head;
         private int _sincePrune;
@@ -94,6 +115,9 @@ internal sealed class LiveReservations
         internal LiveReservations Owner { get; } = owner;
 
         internal Thread Thread { get; } = thread;
+
+        /// <summary>Its thread's slot, which <see cref="Close"/> clears.</summary>
+        internal Slot Slot { get; } = slot;
 
         internal MemoryReservation? Head => Volatile.Read(ref _head);
 

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace Headroom.Tests.Reservations;
 
 /// <summary>
@@ -101,6 +103,16 @@ public sealed class ReservedTests
     }
 
     [Fact]
+    public void A_thread_that_reserved_in_a_tree_that_ended_does_not_keep_it_alive()
+    {
+        WeakReference ended = ReserveInATreeThenEndIt();
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
+        Assert.False(ended.IsAlive, "The ended tree is still reachable, held by this thread's list of live reservations.");
+    }
+
+    [Fact]
     public void An_uncharge_above_committed_is_refused_with_both_figures_while_a_reservation_is_live()
     {
         using MemoryBudget budget = TestBudgets.Flat(1000);
@@ -116,5 +128,16 @@ public sealed class ReservedTests
         r.Dispose();
         budget.Uncharge(30);
         TestBudgets.AssertEmpty(budget);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)] // so that no local of the caller keeps the tree alive
+    private static WeakReference ReserveInATreeThenEndIt()
+    {
+        var root = TestBudgets.Flat(1000, "ended");
+        Assert.True(root.TryReserve(100, out MemoryReservation? r));
+        r.Dispose();
+        TestBudgets.AssertEmpty(root);
+        root.Dispose();
+        return new WeakReference(root);
     }
 }
