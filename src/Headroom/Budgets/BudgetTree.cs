@@ -17,6 +17,7 @@ internal sealed class BudgetTree
     internal BudgetTree(TimeProvider timeProvider, ILogger logger, TimeSpan canaryInterval, OomOptions oom)
     {
         TimeProvider = timeProvider;
+        Logger = logger;
         Canary = new StallCanary(this, logger, canaryInterval);
         Reclaimers = new ReclaimDriver(this, logger);
         Reclaim = Reclaimers;
@@ -27,6 +28,8 @@ internal sealed class BudgetTree
     internal object Sync { get; } = new();
 
     internal TimeProvider TimeProvider { get; }
+
+    internal ILogger Logger { get; }
 
     internal StallCanary Canary { get; }
 

@@ -1,3 +1,4 @@
+using Headroom.Diagnostics;
 using Headroom.Reclaim;
 using System.Runtime.CompilerServices;
 
@@ -121,7 +122,11 @@ public sealed partial class MemoryBudget
 
         for (MemoryBudget? level = start; level is not null; level = level.Parent)
         {
-            Interlocked.Add(ref level._committed, -bytes);
+            if (Interlocked.Add(ref level._committed, -bytes) is < 0 and long left)
+            {
+                level.ForgetUnderflow(Math.Min(-left, bytes));
+            }
+
             waiters |= level.Queue.Count != 0;
         }
 
@@ -129,6 +134,18 @@ public sealed partial class MemoryBudget
         {
             WakeWaiters();
         }
+    }
+
+    /// <summary>
+    /// Committed below zero is proof of an earlier uncharge that took bytes live reservations held (Uncharge checks
+    /// only against Committed). Left as it is, every later charge could go past capacity by that much; so the part of
+    /// this release that went below zero is added back, where it shows, and reported.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void ForgetUnderflow(long deficit)
+    {
+        Interlocked.Add(ref _committed, deficit);
+        Log.CommittedBelowZero(Tree.Logger, Name, deficit);
     }
 
     /// <summary>

@@ -44,8 +44,8 @@ public sealed partial class MemoryBudget
 
     /// <summary>
     /// A try on behalf of a waiter, in its place in line: a charge, or a reservation's admission, which goes into the
-    /// reservation here, with the grant, so that Reserved counts it from the same instant as Committed. Caller holds
-    /// the tree's lock.
+    /// reservation here, with the grant, so that Reserved counts it as soon as Committed does rather than once the
+    /// requester's flow runs again. Caller holds the tree's lock.
     /// </summary>
     internal MemoryBudget? TryGrant(Waiter waiter)
     {

@@ -62,17 +62,24 @@ public sealed partial class MemoryBudget : IDisposable
     public long Capacity => _capacity;
 
     /// <summary>Gets the bytes charged and not yet uncharged, children's included.</summary>
-    /// <remarks><see cref="Committed"/> less <see cref="Reserved"/>, read at one instant: a read walks the live reservations.</remarks>
+    /// <remarks>
+    /// <see cref="Committed"/> less <see cref="Reserved"/>. A read walks the live reservations without a lock: exact
+    /// whenever no reservation comes or goes meanwhile; otherwise it may miss one being admitted (Used reads high) or,
+    /// rarely, count one too many (Used reads low). It never reads below zero or above Committed.
+    /// </remarks>
     public long Used => ReadUsed(out _);
 
     /// <summary>Gets the bytes promised to live reservations and not yet drawn, children's included.</summary>
-    /// <remarks>The sum of the live reservations' <see cref="MemoryReservation.Remaining"/>: a read walks them, so it is not for hot paths.</remarks>
+    /// <remarks>
+    /// The sum of the live reservations' <see cref="MemoryReservation.Remaining"/>: a read walks them, so it is not for
+    /// hot paths, and it is read together with <see cref="Used"/>, as exactly (see there).
+    /// </remarks>
     public long Reserved
     {
         get
         {
             long used = ReadUsed(out long committed);
-            return committed - used;
+            return Math.Max(committed - used, 0);
         }
     }
 
@@ -213,10 +220,11 @@ public sealed partial class MemoryBudget : IDisposable
     /// <summary>
     /// Used (= Committed − Reserved), read without a lock. An admission raises Committed before its reservation is
     /// listed, and a release closes the reservation before it lowers Committed, so a walk of the reservations between
-    /// two equal readings of Committed counts what that Committed counts, give or take draws (which move bytes from
-    /// Reserved to Used and leave Committed alone). A walk that Committed moved across is tried again a few times, then
-    /// taken as it is; in either case a reading is clamped into 0 ≤ Used ≤ Committed, which also covers an admission
-    /// and a release of one reservation that both fall inside one walk. Exact whenever nothing moves.
+    /// two equal readings of Committed misses at most reservations in flight, give or take draws (which move bytes from
+    /// Reserved to Used and leave Committed alone). Equal readings can still hide a release and an admission of the
+    /// same size inside one walk, which counts one reservation too many. A walk that Committed moved across (any charge
+    /// moves it) is tried again a few times, then taken as it is, so that a busy budget cannot starve a reader; every
+    /// reading is clamped into 0 ≤ Used ≤ Committed. Exact whenever no reservation comes or goes.
     /// </summary>
     internal long ReadUsed(out long committed)
     {
@@ -227,7 +235,7 @@ public sealed partial class MemoryBudget : IDisposable
             committed = Volatile.Read(ref _committed);
             reserved = Tree.Reservations.Within(this);
         }
-        while (Volatile.Read(ref _committed) != committed && ++attempts < 8);
+        while (Volatile.Read(ref _committed) != committed && ++attempts < 4);
 
         return Math.Clamp(committed - reserved, 0, Math.Max(committed, 0));
     }

@@ -39,4 +39,8 @@ internal static partial class Log
     [LoggerMessage(EventId = 9, EventName = "ConsumerEndedHolding", Level = LogLevel.Warning,
         Message = "Consumer '{Consumer}' on budget '{Budget}' was disposed while {Charged} bytes charged on its flows were still charged")]
     internal static partial void ConsumerEndedHolding(ILogger logger, string consumer, string budget, long charged);
+
+    [LoggerMessage(EventId = 10, EventName = "CommittedBelowZero", Level = LogLevel.Error,
+        Message = "Committed of budget '{Budget}' fell {Bytes} bytes below zero as a reservation gave its bytes back: an earlier Uncharge took bytes that live reservations held. The budget forgets the difference")]
+    internal static partial void CommittedBelowZero(ILogger logger, string budget, long bytes);
 }

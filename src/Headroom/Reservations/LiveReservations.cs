@@ -24,6 +24,7 @@ internal sealed class LiveReservations
 
     private readonly object _sync = new(); // a Monitor, not System.Threading.Lock: Coyote 1.7 controls only the former
     private ThreadList[] _lists = []; // replaced whole under _sync, so readers need no lock
+    private volatile bool _closed;
 
     /// <summary>Lists a reservation just admitted: Committed already counts it, so no reader counts it only here.</summary>
     internal void Add(MemoryReservation reservation)
@@ -32,7 +33,11 @@ internal sealed class LiveReservations
         ThreadList? list = slot.List;
         if (list?.Owner != this)
         {
-            slot.List = list = Own(slot);
+            list = Own(slot);
+            if (!_closed)
+            {
+                slot.List = list; // an admission racing the tree's end must not pin it again
+            }
         }
 
         list.Push(reservation);
@@ -44,6 +49,7 @@ internal sealed class LiveReservations
     /// </summary>
     internal void Close()
     {
+        _closed = true;
         foreach (ThreadList list in Volatile.Read(ref _lists))
         {
             if (list.Slot.List == list)

@@ -48,7 +48,10 @@ public sealed class MemoryReservation : IDisposable, IAsyncDisposable
         _remaining = NotAdmitted;
     }
 
-    /// <summary>The next reservation in the list of <see cref="LiveReservations"/> that holds this one; written only by that list's thread.</summary>
+    /// <summary>
+    /// The next reservation in the list of <see cref="LiveReservations"/> that holds this one; written only by that
+    /// list's writer (its thread, or, once that thread has ended, whoever prunes the list under its lock).
+    /// </summary>
     internal MemoryReservation? NextLive; // a field, for Volatile.Read by readers on other threads
 
     /// <summary>Gets the budget the reservation was admitted by (it reserves at every ancestor too).</summary>

@@ -1,4 +1,6 @@
 using System.Runtime.CompilerServices;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
 
 namespace Headroom.Tests.Reservations;
 
@@ -127,6 +129,29 @@ public sealed class ReservedTests
 
         r.Dispose();
         budget.Uncharge(30);
+        TestBudgets.AssertEmpty(budget);
+    }
+
+    [Fact]
+    public void An_uncharge_that_took_reserved_bytes_is_forgotten_once_the_reservation_gives_them_back_so_capacity_holds()
+    {
+        var logger = new FakeLogger();
+        MemoryBudgetOptions options = TestBudgets.Flat("misused", 1000);
+        options.Logger = logger;
+        using var budget = new MemoryBudget(options);
+        budget.Charge(30, AllocationMode.NoWait);
+        Assert.True(budget.TryReserve(50, out MemoryReservation? r));
+
+        budget.Uncharge(60); // a caller bug: 30 more than is charged, within Committed, so not caught here
+        r.Dispose(); // gives back 50 of a Committed of 20: the 30 below zero are forgotten and reported
+
+        Assert.Equal((0, 0, 0), (budget.Used, budget.Reserved, budget.Committed));
+        FakeLogRecord record = Assert.Single(logger.Collector.GetSnapshot(), l => l.Id.Name == "CommittedBelowZero");
+        Assert.Equal(LogLevel.Error, record.Level);
+        Assert.Contains("30 bytes below zero", record.Message, StringComparison.Ordinal);
+        Assert.True(budget.TryCharge(1000));
+        Assert.False(budget.TryCharge(1)); // capacity holds: the misuse did not leave room past it
+        budget.Uncharge(1000);
         TestBudgets.AssertEmpty(budget);
     }
 
