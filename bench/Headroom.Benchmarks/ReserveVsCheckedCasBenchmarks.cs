@@ -5,7 +5,8 @@ namespace Headroom.Benchmarks;
 
 /// <summary>
 /// BenchmarkDotNet mode: an uncontended 256 KiB reservation taken and disposed, against the bare checked
-/// compare-and-swap pair on the same amount. The budget is 1 GiB (admitting up to Capacity − Min, about 1020 MiB),
+/// compare-and-swap pair on the same amount, with the least any reservation costs (<see cref="ReservationFloor"/>) as a
+/// reference line. The budget is 1 GiB (admitting up to Capacity − Min, about 1020 MiB),
 /// so the reservation is never refused. Public and not sealed because BenchmarkDotNet derives its runner from this class.
 /// </summary>
 [MemoryDiagnoser]
@@ -18,6 +19,7 @@ public class ReserveVsCheckedCasBenchmarks
 
     private readonly MemoryBudget _budget = new(GiB);
     private readonly CheckedCasCounter _counter = new(GiB);
+    private readonly ReservationFloor _floor = new(GiB);
 
     [Benchmark(Baseline = true, Description = "checked-cas add+sub")]
     public bool CheckedCasAddSub() => _counter.AddThenSubtract(QuarterMiB);
@@ -33,6 +35,9 @@ public class ReserveVsCheckedCasBenchmarks
         reservation.Dispose();
         return true;
     }
+
+    [Benchmark(Description = "reservation floor 256KiB")]
+    public bool FloorReserveDispose() => _floor.ReserveThenDispose(QuarterMiB);
 
     [GlobalCleanup]
     public void Cleanup() => _budget.Dispose();
