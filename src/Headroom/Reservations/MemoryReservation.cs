@@ -16,14 +16,16 @@ namespace Headroom;
 [DebuggerDisplay("{Budget.Name,nq}: amount {Amount}, drawn {Drawn}, remaining {Remaining}")]
 public sealed class MemoryReservation : IDisposable, IAsyncDisposable
 {
-    /// <summary>The value of <see cref="_remaining"/> once disposed: one exchange both closes the reservation and takes its remainder.</summary>
-    private const long Disposed = -1;
-
     /// <summary>The value of <see cref="_remaining"/> in a reservation made for a wait, until the grant admits it.</summary>
-    private const long NotAdmitted = -2;
+    private const long NotAdmitted = long.MinValue;
 
     private long _amount;
-    private long _drawn;
+
+    /// <summary>
+    /// While live, the bytes still promised. Once disposed, the complement (<c>~</c>, so negative) of the bytes the
+    /// reservation gave back undrawn: one compare-and-swap both closes it and takes its remainder, and
+    /// <see cref="Drawn"/> stays <see cref="Amount"/> − given back without a counter that every draw would update.
+    /// </summary>
     private long _remaining;
 
     /// <summary>Called once the budget admitted <paramref name="amount"/>: Committed already counts it.</summary>
@@ -63,14 +65,27 @@ public sealed class MemoryReservation : IDisposable, IAsyncDisposable
     /// <summary>Gets the bytes admitted: the first admission, plus growth, less what was shrunk.</summary>
     public long Amount => Volatile.Read(ref _amount);
 
-    /// <summary>Gets the bytes charges have drawn from the reservation so far.</summary>
-    public long Drawn => Volatile.Read(ref _drawn);
+    /// <summary>
+    /// Gets the bytes charges have drawn from the reservation so far: <see cref="Amount"/> − <see cref="Remaining"/>
+    /// while it is live. A charge counts from the moment it takes its bytes (as the budget's Used does), and a charge
+    /// that is then refused gives them back.
+    /// </summary>
+    public long Drawn
+    {
+        get
+        {
+            long remaining = Volatile.Read(ref _remaining);
+            long amount = Volatile.Read(ref _amount);
+            long undrawn = remaining >= 0 ? remaining : remaining == NotAdmitted ? amount : ~remaining;
+            return Math.Clamp(amount - undrawn, 0, Math.Max(amount, 0)); // a growth or shrink in flight moves the two apart for an instant
+        }
+    }
 
     /// <summary>Gets the bytes still promised: <see cref="Amount"/> − <see cref="Drawn"/>, and 0 once disposed.</summary>
     public long Remaining => Math.Max(0, Volatile.Read(ref _remaining));
 
     /// <summary>Gets whether the reservation was disposed.</summary>
-    public bool IsDisposed => Volatile.Read(ref _remaining) == Disposed;
+    public bool IsDisposed => Volatile.Read(ref _remaining) is < 0 and not NotAdmitted;
 
     /// <summary>Opens an ambient scope: charges on this flow against <see cref="Budget"/> or a descendant go through the reservation.</summary>
     /// <returns>The scope; dispose it to restore the scope that was open before.</returns>
@@ -230,10 +245,21 @@ public sealed class MemoryReservation : IDisposable, IAsyncDisposable
     /// <summary>Returns exactly <see cref="Remaining"/> to the budget. Disposing twice is harmless.</summary>
     public void Dispose()
     {
-        long rest = Interlocked.Exchange(ref _remaining, Disposed);
-        if (rest > 0)
+        long remaining = Volatile.Read(ref _remaining);
+        while (remaining >= 0)
         {
-            Budget.ReleaseReserved(rest);
+            long seen = Interlocked.CompareExchange(ref _remaining, ~remaining, remaining);
+            if (seen == remaining)
+            {
+                if (remaining > 0)
+                {
+                    Budget.ReleaseReserved(remaining);
+                }
+
+                return;
+            }
+
+            remaining = seen;
         }
     }
 
@@ -273,7 +299,6 @@ public sealed class MemoryReservation : IDisposable, IAsyncDisposable
 
         if (drawn == bytes)
         {
-            Draw(drawn);
             return default;
         }
 
@@ -294,13 +319,7 @@ public sealed class MemoryReservation : IDisposable, IAsyncDisposable
             return excess;
         }
 
-        if (excess.Wait is { } wait)
-        {
-            return new ChargeOutcome(null, DrawAfterAsync(wait, target, drawn));
-        }
-
-        Draw(drawn);
-        return default;
+        return excess.Wait is { } wait ? new ChargeOutcome(null, UnwindIfFailedAsync(wait, target, drawn)) : default;
     }
 
     /// <summary>Claims up to <paramref name="bytes"/> of <see cref="Remaining"/>; returns what it claimed.</summary>
@@ -365,10 +384,26 @@ public sealed class MemoryReservation : IDisposable, IAsyncDisposable
         return this;
     }
 
-    /// <summary>Gives back claimed bytes; if the reservation was disposed meanwhile, they go to the budget instead.</summary>
+    /// <summary>
+    /// Gives back claimed bytes. If the reservation was disposed meanwhile they go to the budget instead, and count as
+    /// given back undrawn, so <see cref="Drawn"/> does not keep them.
+    /// </summary>
     private void Return(long bytes)
     {
-        if (!TryReturn(bytes))
+        long remaining = Volatile.Read(ref _remaining);
+        while (true)
+        {
+            long next = remaining >= 0 ? remaining + bytes : remaining - bytes; // disposed: ~(given back + bytes)
+            long seen = Interlocked.CompareExchange(ref _remaining, next, remaining);
+            if (seen == remaining)
+            {
+                break;
+            }
+
+            remaining = seen;
+        }
+
+        if (remaining < 0)
         {
             Budget.ReleaseReserved(bytes);
         }
@@ -378,7 +413,7 @@ public sealed class MemoryReservation : IDisposable, IAsyncDisposable
     private bool TryReturn(long bytes)
     {
         long remaining = Volatile.Read(ref _remaining);
-        while (remaining != Disposed)
+        while (remaining >= 0)
         {
             long seen = Interlocked.CompareExchange(ref _remaining, remaining + bytes, remaining);
             if (seen == remaining)
@@ -392,15 +427,6 @@ public sealed class MemoryReservation : IDisposable, IAsyncDisposable
         return false;
     }
 
-    /// <summary>Claimed bytes become used. Reserved fell when <see cref="Take"/> claimed them, and Committed never moves.</summary>
-    private void Draw(long bytes)
-    {
-        if (bytes > 0)
-        {
-            Interlocked.Add(ref _drawn, bytes);
-        }
-    }
-
     private void Unwind(MemoryBudget target, long drawn)
     {
         if (drawn > 0)
@@ -410,7 +436,7 @@ public sealed class MemoryReservation : IDisposable, IAsyncDisposable
         }
     }
 
-    private async Task DrawAfterAsync(Task excess, MemoryBudget target, long drawn)
+    private async Task UnwindIfFailedAsync(Task excess, MemoryBudget target, long drawn)
     {
         try
         {
@@ -421,15 +447,13 @@ public sealed class MemoryReservation : IDisposable, IAsyncDisposable
             Unwind(target, drawn);
             throw;
         }
-
-        Draw(drawn);
     }
 
     private void ThrowIfDisposed() => ThrowIfDisposed(Volatile.Read(ref _remaining));
 
     private void ThrowIfDisposed(long remaining)
     {
-        if (remaining == Disposed)
+        if (remaining < 0)
         {
             throw new ObjectDisposedException(nameof(MemoryReservation), $"The reservation on budget '{Budget.Name}' was disposed.");
         }

@@ -165,6 +165,31 @@ public sealed class DrawTests
     }
 
     [Fact]
+    public void An_excess_refused_after_the_reservation_was_disposed_gives_its_take_to_the_budget_and_is_not_counted_drawn()
+    {
+        using MemoryBudget budget = TestBudgets.Flat(1000);
+        Assert.True(budget.TryReserve(100, out MemoryReservation? r, ReservationMode.Tokens));
+        budget.Charge(900, AllocationMode.NoWait);
+
+        // The excess's one reclaim pass (MayFail) runs while the charge holds the 100 it took: the reclaimer disposes
+        // the reservation then, with nothing left in it, and frees nothing, so the excess is refused afterwards.
+        var disposer = new DisposingReclaimer(r);
+        using (budget.RegisterReclaimer(disposer, new ReclaimerOptions { Domain = "disposer", Timeout = Timeout.InfiniteTimeSpan }))
+        {
+            Assert.Throws<MemoryAllocationException>(() => r.Charge(150, AllocationMode.MayFail));
+        }
+
+        Assert.True(disposer.Calls > 0, "The excess ran no reclaim.");
+        Assert.True(r.IsDisposed);
+        Assert.Equal((100, 0, 0), (r.Amount, r.Drawn, r.Remaining));
+        Assert.Equal((900, 0, 900), (budget.Used, budget.Reserved, budget.Committed));
+
+        budget.Uncharge(900);
+        TestBudgets.AssertEmpty(budget);
+        Assert.Equal(0, budget.Committed);
+    }
+
+    [Fact]
     public void Dispose_returns_exactly_the_remainder_and_a_disposed_reservation_refuses_use()
     {
         using MemoryBudget budget = TestBudgets.Flat(1000);
@@ -235,5 +260,20 @@ public sealed class DrawTests
 
         budget.Uncharge(850);
         TestBudgets.AssertEmpty(budget);
+    }
+
+    /// <summary>A reclaimer that disposes a reservation when asked and frees nothing.</summary>
+    private sealed class DisposingReclaimer(MemoryReservation reservation) : IMemoryReclaimer
+    {
+        internal int Calls { get; private set; }
+
+        public long GetReclaimableBytes() => 1 << 20;
+
+        public ReclaimResult Reclaim(long target, CancellationToken cancellationToken)
+        {
+            Calls++;
+            reservation.Dispose();
+            return new ReclaimResult(0);
+        }
     }
 }
