@@ -51,6 +51,21 @@ internal static class Loops
         return done;
     }
 
+    public static long DrawUncharge(MemoryReservation reservation, long bytes, long iterations)
+    {
+        long done = 0;
+        for (long i = 0; i < iterations; i++)
+        {
+            if (reservation.TryCharge(bytes))
+            {
+                reservation.Budget.Uncharge(bytes);
+                done++;
+            }
+        }
+
+        return done;
+    }
+
     public static long FloorReserveDispose(ReservationFloor floor, long bytes, long iterations)
     {
         long done = 0;

@@ -18,6 +18,9 @@ internal static class QuickCases
         new("reserve+dispose 256KiB", 1, Pooled, ReserveDispose256KiB, PooledRentReturn),
         new("reserve+dispose 256KiB", 2, Pooled, ReserveDispose256KiB, PooledRentReturn),
 
+        new("draw+uncharge 4KiB", 1, CheckedCas, DrawUncharge4KiB, CasAddSub(FourKiB)),
+        new("draw+uncharge 4KiB", 2, CheckedCas, DrawUncharge4KiB, CasAddSub(FourKiB)),
+
         // A reference line, not Headroom: what any reservation costs at the least (see ReservationFloor).
         new("reservation floor 256KiB", 1, CheckedCas, FloorReserveDispose256KiB, CasAddSub(QuarterMiB)),
     ];
@@ -33,6 +36,21 @@ internal static class QuickCases
     {
         var budget = new MemoryBudget(GiB);
         return n => Loops.TryReserveDispose(budget, QuarterMiB, n);
+    }
+
+    /// <remarks>
+    /// G1's hot path: a charge inside a Tokens reservation, which draws from it, then the uncharge (to ordinary memory).
+    /// Accounting only, so the reservation can be large enough (half a PiB) never to run dry; both threads draw from it.
+    /// </remarks>
+    private static RoundBody DrawUncharge4KiB()
+    {
+        var budget = new MemoryBudget(1L << 50);
+        if (!budget.TryReserve(1L << 49, out MemoryReservation? reservation, ReservationMode.Tokens))
+        {
+            throw new InvalidOperationException("The draw case's reservation was not admitted.");
+        }
+
+        return n => Loops.DrawUncharge(reservation, FourKiB, n);
     }
 
     private static RoundBody FloorReserveDispose256KiB()
