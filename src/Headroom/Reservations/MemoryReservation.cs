@@ -16,14 +16,18 @@ namespace Headroom;
 [DebuggerDisplay("{Budget.Name,nq}: amount {Amount}, drawn {Drawn}, remaining {Remaining}")]
 public sealed class MemoryReservation : IDisposable, IAsyncDisposable
 {
-    /// <summary>The value of <see cref="_remaining"/> in a reservation made for a wait, until the grant admits it.</summary>
+    /// <summary>
+    /// The value of <see cref="_amount"/> in a reservation made for a wait, until the grant admits it: kept out of
+    /// <see cref="_remaining"/>, where every negative value is a disposed reservation's record, and out of reach of
+    /// the amount a growth racing a shrink can show for an instant.
+    /// </summary>
     private const long NotAdmitted = long.MinValue;
 
     private long _amount;
 
     /// <summary>
     /// While live, the bytes still promised. Once disposed, the complement (<c>~</c>, so negative) of the bytes the
-    /// reservation gave back undrawn: one compare-and-swap both closes it and takes its remainder, and
+    /// reservation gave back undrawn: the compare-and-swap that closes it also takes its remainder, and
     /// <see cref="Drawn"/> stays <see cref="Amount"/> − given back without a counter that every draw would update.
     /// </summary>
     private long _remaining;
@@ -47,7 +51,7 @@ public sealed class MemoryReservation : IDisposable, IAsyncDisposable
     {
         Budget = budget;
         Mode = mode;
-        _remaining = NotAdmitted;
+        _amount = NotAdmitted;
     }
 
     /// <summary>
@@ -63,7 +67,7 @@ public sealed class MemoryReservation : IDisposable, IAsyncDisposable
     public ReservationMode Mode { get; }
 
     /// <summary>Gets the bytes admitted: the first admission, plus growth, less what was shrunk.</summary>
-    public long Amount => Volatile.Read(ref _amount);
+    public long Amount => Math.Max(0, Volatile.Read(ref _amount));
 
     /// <summary>
     /// Gets the bytes charges have drawn from the reservation so far: <see cref="Amount"/> − <see cref="Remaining"/>
@@ -76,7 +80,7 @@ public sealed class MemoryReservation : IDisposable, IAsyncDisposable
         {
             long remaining = Volatile.Read(ref _remaining);
             long amount = Volatile.Read(ref _amount);
-            long undrawn = remaining >= 0 ? remaining : remaining == NotAdmitted ? amount : ~remaining;
+            long undrawn = remaining >= 0 ? remaining : ~remaining;
             return Math.Clamp(amount - undrawn, 0, Math.Max(amount, 0)); // a growth or shrink in flight moves the two apart for an instant
         }
     }
@@ -85,7 +89,7 @@ public sealed class MemoryReservation : IDisposable, IAsyncDisposable
     public long Remaining => Math.Max(0, Volatile.Read(ref _remaining));
 
     /// <summary>Gets whether the reservation was disposed.</summary>
-    public bool IsDisposed => Volatile.Read(ref _remaining) is < 0 and not NotAdmitted;
+    public bool IsDisposed => Volatile.Read(ref _remaining) < 0;
 
     /// <summary>Opens an ambient scope: charges on this flow against <see cref="Budget"/> or a descendant go through the reservation.</summary>
     /// <returns>The scope; dispose it to restore the scope that was open before.</returns>
@@ -351,10 +355,10 @@ public sealed class MemoryReservation : IDisposable, IAsyncDisposable
     /// </summary>
     internal bool Admit(long bytes)
     {
-        if (Volatile.Read(ref _remaining) == NotAdmitted)
+        if (Volatile.Read(ref _amount) == NotAdmitted)
         {
-            _amount = bytes; // nobody else sees this reservation before its admission completes
-            Volatile.Write(ref _remaining, bytes);
+            _remaining = bytes; // nobody else sees this reservation before its admission completes
+            Volatile.Write(ref _amount, bytes);
             Budget.Tree.Reservations.Add(this);
             return true;
         }

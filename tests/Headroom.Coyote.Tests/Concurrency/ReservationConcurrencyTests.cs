@@ -493,6 +493,62 @@ public sealed class ReservationConcurrencyTests(ITestOutputHelper output)
         });
     }
 
+    /// <summary>
+    /// Capacity 4: the test holds 2 ordinary bytes and a Tokens reservation of 2, so the budget is full. A charger asks
+    /// for 3 through the reservation without waiting: it takes what the reservation has and needs 1 ordinary byte, which
+    /// exists only if the releaser has returned one. A disposer disposes the reservation meanwhile. A refused excess
+    /// gives its take back, to the budget if the reservation was disposed in between, and Drawn must not keep it: at the
+    /// end the reservation counts drawn at most what the charger holds, nothing if it holds nothing.
+    /// </summary>
+    [Fact]
+    public void A_take_given_back_after_the_reservation_was_disposed_is_not_counted_drawn()
+    {
+        Explore(output, async () =>
+        {
+            MemoryBudget budget = NewBudget(capacity: 4);
+            Specification.Assert(budget.TryCharge(2), "Could not charge the budget.");
+            Specification.Assert(budget.TryReserve(2, out MemoryReservation? r, ReservationMode.Tokens), "Could not reserve.");
+
+            Task<long> charger = Task.Run(() =>
+            {
+                try
+                {
+                    bool ok = r!.TryCharge(3);
+                    Note($"charger 3: {(ok ? "charged" : "refused")} (drawn {r.Drawn}) [{State(budget)}]");
+                    CheckI1(budget);
+                    return ok ? 3L : 0L;
+                }
+                catch (ObjectDisposedException)
+                {
+                    Note($"charger 3: disposed [{State(budget)}]");
+                    return 0L;
+                }
+            });
+
+            Task disposer = Task.Run(() =>
+            {
+                r!.Dispose();
+                Note($"disposed (drawn {r.Drawn}) [{State(budget)}]");
+                CheckI1(budget);
+            });
+
+            Task releaser = Task.Run(() =>
+            {
+                budget.Uncharge(1);
+                Note($"released 1 [{State(budget)}]");
+            });
+
+            await All(charger, disposer, releaser);
+            long held = await charger;
+            Specification.Assert(r!.IsDisposed && r.Remaining == 0 && r.Amount == 2, "The disposed reservation: {0}.", r);
+            Specification.Assert(held == 0 ? r.Drawn == 0 : r.Drawn <= 2, "The reservation counts {0} bytes drawn; the charger holds {1}.", r.Drawn, held);
+            Specification.Assert(budget.Used == 1 + held && budget.Reserved == 0,
+                "Accounting not exact: the charger holds {0} and the test 1, the budget counts {1}.", held, budget.GetSnapshot());
+            budget.Uncharge(1 + held);
+            CheckDrained(budget);
+        });
+    }
+
     // ---------------------------------------------------------------------------------------------------------------
     // 6. Reading Used and Reserved while reservations come and go on other tasks
     // ---------------------------------------------------------------------------------------------------------------

@@ -189,6 +189,32 @@ public sealed class DrawTests
         Assert.Equal(0, budget.Committed);
     }
 
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)]
+    public void A_reservation_of_the_largest_size_closes_like_any_other(long draw)
+    {
+        using MemoryBudget budget = TestBudgets.Flat(long.MaxValue);
+        Assert.True(budget.TryReserve(long.MaxValue, out MemoryReservation? r, ReservationMode.Tokens));
+        if (draw > 0)
+        {
+            Assert.True(r.TryCharge(draw));
+        }
+
+        r.Dispose();
+        Assert.True(r.IsDisposed);
+        Assert.Equal((long.MaxValue, draw, 0), (r.Amount, r.Drawn, r.Remaining));
+        Assert.Throws<ObjectDisposedException>(() => r.TryCharge(1));
+        Assert.Equal((draw, 0), (budget.Used, budget.Reserved));
+
+        if (draw > 0)
+        {
+            budget.Uncharge(draw);
+        }
+
+        TestBudgets.AssertEmpty(budget);
+    }
+
     [Fact]
     public void Dispose_returns_exactly_the_remainder_and_a_disposed_reservation_refuses_use()
     {
