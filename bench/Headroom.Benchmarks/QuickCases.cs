@@ -23,11 +23,31 @@ internal static class QuickCases
 
         // A reference line, not Headroom: what any reservation costs at the least (see ReservationFloor).
         new("reservation floor 256KiB", 1, CheckedCas, FloorReserveDispose256KiB, CasAddSub(QuarterMiB)),
+
+        // Ambient scopes must cost nothing while none is open, also in a process (and in code tiered up) that uses them.
+        new("try-charge+uncharge 4KiB, scopes used", 1, CheckedCas, ChargeUnchargeAfterScope4KiB, CasAddSub(FourKiB)),
     ];
 
     private static RoundBody ChargeUncharge4KiB()
     {
         var budget = new MemoryBudget(GiB);
+        return n => Loops.TryChargeUncharge(budget, FourKiB, n);
+    }
+
+    /// <summary>The charge fast path in a process that uses ambient scopes, with none open on this flow.</summary>
+    private static RoundBody ChargeUnchargeAfterScope4KiB()
+    {
+        var budget = new MemoryBudget(GiB);
+        if (!budget.TryReserve(FourKiB, out MemoryReservation? reservation))
+        {
+            throw new InvalidOperationException("The scope case's reservation was not admitted.");
+        }
+
+        using (reservation.Enter())
+        {
+        }
+
+        reservation.Dispose();
         return n => Loops.TryChargeUncharge(budget, FourKiB, n);
     }
 

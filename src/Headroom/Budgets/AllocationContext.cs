@@ -3,21 +3,21 @@ namespace Headroom;
 /// <summary>
 /// The flow's allocation context: Linux's memalloc scope flags in <c>current-&gt;flags</c>, plus the ambient reservation.
 /// Immutable; a scope installs a derived copy and restores the previous one. It flows through <see langword="await"/>
-/// as an <see cref="AsyncLocal{T}"/>, and costs charges one static read while no scope is open anywhere.
+/// as an <see cref="AsyncLocal{T}"/>, and costs a charge one thread-static read whether or not any scope is open.
 /// </summary>
 internal sealed record AllocationContext
 {
-    private static readonly AsyncLocal<AllocationContext?> Flow = new();
+    // The flow's value is mirrored into a thread-static on every change the runtime makes on this thread (a scope's
+    // install or restore, an await resuming another flow here), as CultureInfo.CurrentCulture does: reading it is then
+    // one thread-static load, where Flow.Value would search the execution context on every charge and uncharge.
+    private static readonly AsyncLocal<AllocationContext?> Flow = new(static change => t_current = change.CurrentValue);
     private static readonly AllocationContext Empty = new();
 
-    /// <summary>
-    /// Set for good once any scope has been opened in the process. Until then charges and uncharges skip the flow
-    /// lookup; after it they always look, since a task may carry a scope it inherited long after its opener closed it.
-    /// </summary>
-    private static volatile bool s_used;
+    [ThreadStatic]
+    private static AllocationContext? t_current;
 
-    /// <summary>Gets the flow's context, or null; a single static read in a process that never opened a scope.</summary>
-    internal static AllocationContext? Current => s_used ? Flow.Value : null;
+    /// <summary>Gets the flow's context, or null: one thread-static read.</summary>
+    internal static AllocationContext? Current => t_current;
 
     /// <summary>The ambient reservation (semantics §5).</summary>
     internal MemoryReservation? Reservation { get; private init; }
@@ -54,7 +54,6 @@ internal sealed record AllocationContext
     {
         AllocationContext? previous = Flow.Value;
         Flow.Value = context;
-        s_used = true;
         return previous;
     }
 

@@ -111,14 +111,18 @@ public sealed partial class MemoryBudget
             committed = seen;
         }
 
-        AllocationContext.Current?.Consumer?.Attribute(-bytes);
-        Release(Parent, bytes, waiters: Queue.Count != 0);
+        AllocationContext? context = AllocationContext.Current; // read once: each read is a thread-static lookup
+        context?.Consumer?.Attribute(-bytes);
+        Release(Parent, bytes, waiters: Queue.Count != 0, context);
     }
 
-    /// <summary>Lowers Committed at every level from <paramref name="start"/> to the root, then wakes the waiters that now fit.</summary>
-    private void Release(MemoryBudget? start, long bytes, bool waiters)
+    /// <summary>
+    /// Lowers Committed at every level from <paramref name="start"/> to the root, then wakes the waiters that now fit.
+    /// <paramref name="context"/> is the flow's: inside a reclaimer, what it releases is its progress.
+    /// </summary>
+    private void Release(MemoryBudget? start, long bytes, bool waiters, AllocationContext? context)
     {
-        AllocationContext.Current?.Reclaiming?.Add(bytes); // inside a reclaimer: this is its progress
+        context?.Reclaiming?.Add(bytes);
 
         for (MemoryBudget? level = start; level is not null; level = level.Parent)
         {

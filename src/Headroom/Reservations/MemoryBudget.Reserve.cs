@@ -127,7 +127,7 @@ public sealed partial class MemoryBudget
     }
 
     /// <summary>Returns a reservation's unused bytes to ordinary free memory and wakes the waiters that now fit.</summary>
-    internal void ReleaseReserved(long bytes) => Release(this, bytes, waiters: false);
+    internal void ReleaseReserved(long bytes) => Release(this, bytes, waiters: false, AllocationContext.Current);
 
     /// <summary>
     /// Charges the levels between <paramref name="target"/> and the reservation's budget (exclusive) for drawn bytes:

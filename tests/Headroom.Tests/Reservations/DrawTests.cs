@@ -86,6 +86,43 @@ public sealed class DrawTests
     }
 
     [Fact]
+    public void A_scope_carried_into_work_on_another_thread_ends_with_that_work()
+    {
+        using MemoryBudget budget = TestBudgets.Flat(1000);
+        Assert.True(budget.TryReserve(300, out MemoryReservation? r, ReservationMode.Tokens));
+        ExecutionContext withScope;
+        using (r.Enter())
+        {
+            withScope = ExecutionContext.Capture()!;
+        }
+
+        // One thread runs work of the scope's flow, then its own: the way a pool thread runs one flow's continuation
+        // and then another's. Only the first may draw.
+        Exception? failure = null;
+        var thread = new Thread(() =>
+        {
+            try
+            {
+                ExecutionContext.Run(withScope, _ => budget.Charge(100, AllocationMode.NoWait), null);
+                budget.Charge(50, AllocationMode.NoWait);
+            }
+            catch (Exception e)
+            {
+                failure = e;
+            }
+        });
+        thread.Start();
+        thread.Join();
+
+        Assert.Null(failure);
+        Assert.Equal((100, 200), (r.Drawn, r.Remaining));
+        Assert.Equal((150, 200), (budget.Used, budget.Reserved));
+        budget.Uncharge(150);
+        r.Dispose();
+        TestBudgets.AssertEmpty(budget);
+    }
+
+    [Fact]
     public async Task An_ambient_scope_flows_through_await_and_covers_descendants()
     {
         using MemoryBudget root = TestBudgets.Flat(1000, "root");
