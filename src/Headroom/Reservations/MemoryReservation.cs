@@ -363,7 +363,7 @@ public sealed class MemoryReservation : IDisposable, IAsyncDisposable
             return true;
         }
 
-        if (!TryReturn(bytes))
+        if (!TryReturn(bytes, recordIfDisposed: false))
         {
             return false;
         }
@@ -394,35 +394,27 @@ public sealed class MemoryReservation : IDisposable, IAsyncDisposable
     /// </summary>
     private void Return(long bytes)
     {
-        long remaining = Volatile.Read(ref _remaining);
-        while (true)
-        {
-            long next = remaining >= 0 ? remaining + bytes : remaining - bytes; // disposed: ~(given back + bytes)
-            long seen = Interlocked.CompareExchange(ref _remaining, next, remaining);
-            if (seen == remaining)
-            {
-                break;
-            }
-
-            remaining = seen;
-        }
-
-        if (remaining < 0)
+        if (!TryReturn(bytes, recordIfDisposed: true))
         {
             Budget.ReleaseReserved(bytes);
         }
     }
 
-    /// <summary>Adds <paramref name="bytes"/> to <see cref="Remaining"/>; false, with nothing changed, once disposed.</summary>
-    private bool TryReturn(long bytes)
+    /// <summary>
+    /// Adds <paramref name="bytes"/> to <see cref="Remaining"/> and returns true. Once disposed it returns false and the
+    /// caller releases them; with <paramref name="recordIfDisposed"/> (bytes a charge took, coming back) they join the
+    /// record of what was given back undrawn, else (a growth admitted too late) nothing changes.
+    /// </summary>
+    private bool TryReturn(long bytes, bool recordIfDisposed)
     {
         long remaining = Volatile.Read(ref _remaining);
-        while (remaining >= 0)
+        while (remaining >= 0 || recordIfDisposed)
         {
-            long seen = Interlocked.CompareExchange(ref _remaining, remaining + bytes, remaining);
+            long next = remaining >= 0 ? remaining + bytes : remaining - bytes; // disposed: ~(given back + bytes)
+            long seen = Interlocked.CompareExchange(ref _remaining, next, remaining);
             if (seen == remaining)
             {
-                return true;
+                return remaining >= 0;
             }
 
             remaining = seen;
