@@ -7,12 +7,14 @@ namespace Headroom.Lab.Running;
 /// What one (scenario, variant, policy) run records: the scenario calls these from any thread; the runner reads them
 /// when the run ends and turns them into the table row and results.json's metrics.
 /// </summary>
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "The ThreadLocal only caches lists that _latencyLists also holds; it owns no unmanaged state, and readers use the lists after the run's threads ended.")]
 internal sealed class PolicyRun
 {
     private readonly ConcurrentQueue<List<long>> _latencyLists = new();
     private readonly ThreadLocal<List<long>> _latencies;
     private readonly ConcurrentDictionary<string, double> _figures = new(StringComparer.Ordinal);
     private readonly ConcurrentBag<MemoryBudget> _watched = [];
+    private readonly ConcurrentDictionary<string, string> _activities = new(StringComparer.Ordinal);
     private long _operations;
     private long _midTransactionFailures;
     private long _rollbacks;
@@ -35,6 +37,7 @@ internal sealed class PolicyRun
             _latencyLists.Enqueue(list);
             return list;
         });
+        Logger = new CanaryLogger(this);
     }
 
     public string Scenario { get; }
@@ -92,6 +95,31 @@ internal sealed class PolicyRun
 
     /// <summary>Adds to a figure of the scenario's own.</summary>
     public void AddFigure(string name, double value) => _figures.AddOrUpdate(name, value, (_, old) => old + value);
+
+    /// <summary>
+    /// The logger to give the run's budgets (<see cref="MemoryBudgetOptions.Logger"/>): it counts the library's stall
+    /// canary as this run's canary warnings and keeps the library's last messages for the stall report.
+    /// </summary>
+    public CanaryLogger Logger { get; }
+
+    /// <summary>Creates a budget that logs to <see cref="Logger"/> (unless the options name another) and is watched.</summary>
+    public MemoryBudget CreateBudget(MemoryBudgetOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Logger ??= Logger;
+        var budget = new MemoryBudget(options);
+        Watch(budget);
+        return budget;
+    }
+
+    /// <summary>
+    /// Says what <paramref name="who"/> (a thread or task of the scenario) is doing now, before it may block: the
+    /// watchdog's stall report quotes the last word of each. Cheap enough for every blocking point, not for hot loops.
+    /// </summary>
+    public void Activity(string who, string doing) => _activities[who] = doing;
+
+    /// <summary>Gets what each of the scenario's threads last said it was doing.</summary>
+    public IReadOnlyDictionary<string, string> Activities => _activities;
 
     /// <summary>The runner samples this budget's Used, Reserved and watermarks while the run goes on (peak Used, charts).</summary>
     public void Watch(MemoryBudget budget) => _watched.Add(budget);

@@ -1,3 +1,5 @@
+using Headroom.Lab.Running;
+
 namespace Headroom.Lab.Scenarios;
 
 /// <summary>
@@ -29,4 +31,10 @@ internal interface IScenario
     /// with a timeout in a loop that checks the token), never in an untimed lock.
     /// </summary>
     Task RunAsync(PolicyRun run, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// How long the watchdog waits for an operation to complete before it declares the run stalled, builds the stall
+    /// report and cancels the run's token. Longer than the slowest operation a healthy policy makes.
+    /// </summary>
+    TimeSpan StallAfter => TimeSpan.FromSeconds(2);
 }
