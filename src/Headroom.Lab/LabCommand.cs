@@ -34,6 +34,11 @@ internal static class LabCommand
     public static async Task<int> RunAsync(Arguments arguments, TextWriter output, CancellationToken cancellationToken)
     {
         IAnsiConsole console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(output) });
+        if (!console.Profile.Capabilities.Interactive || console.Profile.Width < 160)
+        {
+            console.Profile.Width = 200; // the tables have fifteen columns: wrapped at 80 they cannot be read, in a log least of all
+        }
+
         var request = new LabRequest(arguments.Scenarios, arguments.Policies,
             new LabSettings(arguments.Size, arguments.Duration, arguments.Threads, arguments.Capacity, arguments.Seed), arguments.Repeat);
         LabPlan plan = LabSession.Plan(request, ScenarioRegistry.All(), out string? error);

@@ -9,7 +9,7 @@ namespace Headroom.Lab.Scenarios.AtomicReserve;
 
 /// <summary>
 /// Scenario 5, GFP_ATOMIC: a timer makes interrupt-like charges (NoWait, High: they cannot block, and may use 62.5 %
-/// of the min reserve) every millisecond while worker threads keep the budget full with ordinary NoFail charges.
+/// of the min reserve) every millisecond while worker threads keep the budget full with ordinary MayFail charges, shrinking like a cache when refused.
 /// <c>with-reserve</c> runs on the default watermarks: ordinary charges stop at Min, so the reserve below it is there
 /// for the timer. <c>no-reserve</c> sets the min watermark to 0 and keeps Low and High where they were: the same code,
 /// with nothing set aside.
@@ -65,7 +65,7 @@ internal sealed class AtomicReserveScenario : IScenario
         for (int w = 0; w < run.Settings.Threads; w++)
         {
             int worker = w;
-            threads.Start($"worker-{worker}", () => Work(run, budget, worker, perWorker, Done, stop.Token));
+            threads.Start($"worker-{worker}", () => Work(run, budget, worker, perWorker, Done));
         }
 
         var irq = new Interrupts(budget, run);
@@ -88,11 +88,12 @@ internal sealed class AtomicReserveScenario : IScenario
         run.Figure("atomicFailureRate", irq.Attempts == 0 ? 0 : (double)irq.Failures / irq.Attempts);
     }
 
-    private static void Work(PolicyRun run, MemoryBudget budget, int worker, long limit, Func<bool> done, CancellationToken stop)
+    private static void Work(PolicyRun run, MemoryBudget budget, int worker, long limit, Func<bool> done)
     {
         Random random = run.NewRandom(worker);
         var held = new Queue<IMemoryOwner<byte>>();
         long holding = 0;
+        long ops = 0;
         try
         {
             while (!done())
@@ -105,13 +106,37 @@ internal sealed class AtomicReserveScenario : IScenario
                     holding -= WorkerBuffer;
                 }
 
-                run.Activity($"worker-{worker}", $"charging {count} × {WorkerBuffer >> 10} KiB NoFail, holding {holding >> 10} KiB");
+                run.Activity($"worker-{worker}", $"charging {count} × {WorkerBuffer >> 10} KiB MayFail, holding {holding >> 10} KiB");
                 for (int i = 0; i < count; i++)
                 {
-                    IMemoryOwner<byte> buffer = budget.Rent(WorkerBuffer, AllocationMode.NoFail, site: "worker", cancellationToken: stop);
+                    IMemoryOwner<byte>? buffer;
+                    while (!budget.TryRent(WorkerBuffer, out buffer, AllocationMode.MayFail, site: "worker"))
+                    {
+                        // Memory is as full as ordinary charges may make it: give back the oldest buffer, as a cache
+                        // shrinks by a little, and take the room at once.
+                        run.AddFigure("workerRefusals", 1);
+                        if (!held.TryDequeue(out IMemoryOwner<byte>? oldest))
+                        {
+                            break;
+                        }
+
+                        oldest.Dispose();
+                        holding -= WorkerBuffer;
+                    }
+
+                    if (buffer is null)
+                    {
+                        break;
+                    }
+
                     buffer.Memory.Span[0] = (byte)i;
                     held.Enqueue(buffer);
                     holding += WorkerBuffer;
+                }
+
+                if (++ops % 32 == 0)
+                {
+                    Thread.Sleep(1); // the workers do other things too; the timer must get a core
                 }
 
                 run.Completed(started);
