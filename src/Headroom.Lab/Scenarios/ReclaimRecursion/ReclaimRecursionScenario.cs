@@ -45,12 +45,11 @@ internal sealed class ReclaimRecursionScenario : IScenario
 
         long capacity = run.Settings.Capacity ?? DefaultCapacity;
         long targetOps = (long)Math.Max(1, run.Settings.Size * 100_000);
-        using MemoryBudget budget = run.CreateBudget(new MemoryBudgetOptions { Name = "zone", Capacity = capacity, CanaryInterval = TimeSpan.FromMilliseconds(250) });
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         using var journal = new JournalLock(run);
-        var cache = new PageCache(budget, token => journal.Acquire(token), stop.Token);
-        using IDisposable clean = budget.RegisterReclaimer(cache.Clean, new ReclaimerOptions { Domain = PageCache.CleanDomain, Cost = 1, Timeout = Timeout.InfiniteTimeSpan });
-        using IDisposable writeback = budget.RegisterReclaimer(cache.Writeback, new ReclaimerOptions { Domain = PageCache.FsDomain, Cost = 2, DoesIo = true, Timeout = Timeout.InfiniteTimeSpan });
+        using var zone = new CacheZone(run, capacity, token => journal.Acquire(token), stop.Token);
+        MemoryBudget budget = zone.Budget;
+        PageCache cache = zone.Cache;
         var threads = new Workers(stop.Token);
         var clock = Stopwatch.StartNew();
         bool Done() => stop.IsCancellationRequested || clock.Elapsed >= run.Settings.Duration || run.Operations >= targetOps;
@@ -83,9 +82,6 @@ internal sealed class ReclaimRecursionScenario : IScenario
         {
             stop.Cancel();
             threads.JoinAll(TimeSpan.FromSeconds(30));
-            clean.Dispose();
-            writeback.Dispose();
-            cache.Dispose();
         }
 
         return Task.CompletedTask;

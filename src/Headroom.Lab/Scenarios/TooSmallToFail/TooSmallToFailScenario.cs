@@ -46,11 +46,10 @@ internal sealed class TooSmallToFailScenario : IScenario
 
         long capacity = run.Settings.Capacity ?? DefaultCapacity;
         long targetOps = (long)Math.Max(1, run.Settings.Size * 200_000);
-        using MemoryBudget budget = run.CreateBudget(new MemoryBudgetOptions { Name = "zone", Capacity = capacity, CanaryInterval = TimeSpan.FromMilliseconds(250) });
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var cache = new PageCache(budget, writebackLock: null, stop.Token);
-        using IDisposable clean = budget.RegisterReclaimer(cache.Clean, new ReclaimerOptions { Domain = PageCache.CleanDomain, Cost = 1, Timeout = Timeout.InfiniteTimeSpan });
-        using IDisposable writeback = budget.RegisterReclaimer(cache.Writeback, new ReclaimerOptions { Domain = PageCache.FsDomain, Cost = 2, DoesIo = true, Timeout = Timeout.InfiniteTimeSpan });
+        using var zone = new CacheZone(run, capacity, writebackLock: null, stop.Token);
+        MemoryBudget budget = zone.Budget;
+        PageCache cache = zone.Cache;
         var threads = new Workers(stop.Token);
         var clock = Stopwatch.StartNew();
         bool Done() => stop.IsCancellationRequested || clock.Elapsed >= run.Settings.Duration || run.Operations >= targetOps;
@@ -88,9 +87,6 @@ internal sealed class TooSmallToFailScenario : IScenario
         {
             stop.Cancel();
             threads.JoinAll(TimeSpan.FromSeconds(30));
-            clean.Dispose();
-            writeback.Dispose();
-            cache.Dispose();
         }
 
         return Task.CompletedTask;
