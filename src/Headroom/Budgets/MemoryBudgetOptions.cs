@@ -62,6 +62,9 @@ public sealed class MemoryBudgetOptions
     /// <summary>Gets or sets the OOM killer's policy and kill timeout. Children use their root's.</summary>
     public OomOptions Oom { get; set; } = new();
 
+    /// <summary>A shallow copy, for factories that set the capacity without changing the caller's options.</summary>
+    internal MemoryBudgetOptions Copy() => (MemoryBudgetOptions)MemberwiseClone();
+
     /// <summary>Checks every setting and derives the watermarks; throws naming the first setting that is wrong.</summary>
     internal Watermarks Validate()
     {
