@@ -53,19 +53,17 @@ internal sealed class CgroupReader
         }
 
         bool v2 = mounts.LastOrDefault(m => m.MountPoint == CgroupMountPoint)?.FileSystemType == "cgroup2";
-        string? unified = Group(mounts, cgroupText, controller: null, missing: null);
+        string? unified = Group(mounts, cgroupText, controller: null, v2 ? missing : null);
         PressureStall? groupPressure = null;
         if (unified is not null)
         {
             groupPressure = ReadPressure(unified + "/memory.pressure", missing);
         }
-        else if (v2)
+        else if (!v2)
         {
-            missing.Add("no cgroup v2 group in /proc/self/cgroup (no \"0::\" line) under a cgroup2 mount");
-        }
-        else
-        {
-            missing.Add("no cgroup v2 hierarchy mounted beside v1, so no group memory.pressure");
+            missing.Add(mounts.Any(m => m.FileSystemType == "cgroup2")
+                ? "no \"0::\" line in /proc/self/cgroup, so no group memory.pressure"
+                : "no cgroup v2 hierarchy mounted beside v1, so no group memory.pressure");
         }
 
         string? group = v2 ? unified : Group(mounts, cgroupText, "memory", missing);
@@ -87,7 +85,7 @@ internal sealed class CgroupReader
             : m.FileSystemType == "cgroup" && m.SuperOptions.Contains(controller, StringComparer.Ordinal));
         if (mount is null)
         {
-            missing?.Add($"no cgroup v1 mount with the {controller} controller in /proc/self/mountinfo");
+            missing?.Add(controller is null ? "no cgroup2 mount in /proc/self/mountinfo" : $"no cgroup v1 mount with the {controller} controller in /proc/self/mountinfo");
             return null;
         }
 
