@@ -149,6 +149,11 @@ internal static class LabCommand
             {
                 console.WriteLine($"  {p.Name}: {ResultCells.Figures(p)}");
             }
+
+            foreach (PolicyResult p in run.Result.Policies.Where(p => p.NotRunReason is not null))
+            {
+                console.WriteLine($"  {p.Name}: not run here: {p.NotRunReason}");
+            }
         }
 
         var claims = new Table { Title = new TableTitle("What the article claimed, and what we measured") };

@@ -28,6 +28,11 @@ internal static class ReportWriter
             ScenarioResult s = run.Result;
             md.AppendLine(CultureInfo.InvariantCulture, $"## {run.Scenario.Title} (`{s.Name}`{(s.Variant == "default" ? string.Empty : $", {s.Variant}")})").AppendLine();
             md.AppendLine(run.Scenario.Why).AppendLine();
+            foreach (PolicyResult p in s.Policies.Where(p => p.NotRunReason is not null))
+            {
+                md.AppendLine(CultureInfo.InvariantCulture, $"- `{p.Name}`: not run here: {p.NotRunReason}").AppendLine();
+            }
+
             md.AppendLine("| " + string.Join(" | ", ResultCells.Header) + " |");
             md.AppendLine("|" + string.Concat(Enumerable.Repeat("---|", ResultCells.Header.Length)));
             foreach (PolicyResult p in s.Policies)

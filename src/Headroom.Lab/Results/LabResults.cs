@@ -43,6 +43,9 @@ internal sealed class ScenarioResult
     // ---- additions ----
 
     public string Title { get; init; } = string.Empty;
+
+    /// <summary>Why the scenario could not run on this machine (no cgroup, not root); null when it ran.</summary>
+    public string? NotRunReason { get; init; }
 }
 
 internal sealed class PolicyResult
@@ -76,6 +79,9 @@ internal sealed class PolicyResult
     public long UsedAtEndBytes { get; init; }
 
     public long ReservedAtEndBytes { get; init; }
+
+    /// <summary>Why the policy could not run on this machine; null when it ran.</summary>
+    public string? NotRunReason { get; init; }
 }
 
 internal sealed class PolicyMetrics

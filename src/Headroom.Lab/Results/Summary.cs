@@ -60,6 +60,7 @@ internal static class Summary
             Repeats = repeats.Count,
             UsedAtEndBytes = repeats.Max(r => r.UsedAtEnd),
             ReservedAtEndBytes = repeats.Max(r => r.ReservedAtEnd),
+            NotRunReason = repeats.Select(r => r.Run.NotRunReason).FirstOrDefault(s => s is not null),
         };
     }
 

@@ -88,6 +88,7 @@ internal static class LabSession
                     Title = scenario.Title,
                     Completed = rows.Count == policies.Count && rows.All(r => r.ThreadsLeftRunning.Count == 0 && r.Error is null && !r.DeadlineReached),
                     Policies = rows,
+                    NotRunReason = rows.Count > 0 && rows.All(r => r.NotRunReason is not null) ? rows[0].NotRunReason : null,
                 };
                 results.Add(new ScenarioRun(scenario, result, runs));
             }

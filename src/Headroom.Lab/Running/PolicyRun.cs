@@ -24,6 +24,7 @@ internal sealed class PolicyRun
     private long _reservedUnusedBytes;
     private long _peakUsedBytes;
     private string? _stallReport;
+    private string? _notRunReason;
 
     public PolicyRun(string scenario, string? variant, string policy, LabSettings settings)
     {
@@ -67,6 +68,18 @@ internal sealed class PolicyRun
         _latencies.Value!.Add(Stopwatch.GetTimestamp() - startedTimestamp);
         Interlocked.Increment(ref _operations);
     }
+
+    /// <summary>One operation completed elsewhere (a child process) with <paramref name="latency"/>.</summary>
+    public void Completed(TimeSpan latency)
+    {
+        _latencies.Value!.Add((long)(latency.TotalSeconds * Stopwatch.Frequency));
+        Interlocked.Increment(ref _operations);
+    }
+
+    /// <summary>The machine cannot run this policy (no cgroup, not root): reported as "not run here" with the reason, never dropped.</summary>
+    public void NotRun(string reason) => Interlocked.CompareExchange(ref _notRunReason, reason, null);
+
+    public string? NotRunReason => Volatile.Read(ref _notRunReason);
 
     /// <summary>An allocation failed in the middle of an operation that had already changed state.</summary>
     public void MidTransactionFailure() => Interlocked.Increment(ref _midTransactionFailures);

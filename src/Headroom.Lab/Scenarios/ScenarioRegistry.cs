@@ -16,5 +16,6 @@ internal static class ScenarioRegistry
         // TRANSACTIONS: scenario 4 goes here, from namespace Headroom.Lab.Scenarios.Transactions:
         // new Transactions.TransactionsScenario(),
         new AtomicReserveScenario(),
+        new Container.ContainerScenario(),
     ];
 }
