@@ -87,6 +87,11 @@ internal static class FigureNames
     /// <summary>Of <see cref="NextVictimKills"/>: those that were not the consumer that caused the shortage.</summary>
     public const string NextVictimKillsNotCause = "nextVictimKillsNotCause";
 
+    // ---- Figures emitted by container ----
+
+    /// <summary>container: 1 when the child process ended its work by itself, 0 when the kernel killed it; the table's result reads "killed".</summary>
+    public const string Survived = "survived";
+
     // ---- Figures emitted by atomic-reserve ----
 
     /// <summary>Interrupt-like NoWait High charges attempted by the timer.</summary>

@@ -36,7 +36,7 @@ internal static class ResultCells
     }
 
     public static string Outcome(PolicyResult p) =>
-        p.NotRunReason is not null ? "not run here" : p.Stalled ? "stalled" : p.Error is not null ? "error" : p.DeadlineReached ? "deadline" : p.ThreadsLeftRunning.Count > 0 ? "hung" : "completed";
+        p.NotRunReason is not null ? "not run here" : p.Figures.TryGetValue(FigureNames.Survived, out double survived) && survived == 0 ? "killed" : p.Stalled ? "stalled" : p.Error is not null ? "error" : p.DeadlineReached ? "deadline" : p.ThreadsLeftRunning.Count > 0 ? "hung" : "completed";
 
     /// <summary>The scenario's own figures of a policy, as "name value" pairs.</summary>
     public static string Figures(PolicyResult p) =>

@@ -3,8 +3,8 @@ using System.Text.Json.Serialization;
 namespace Headroom.Lab.Scenarios.Container;
 
 /// <summary>
-/// One line of the child's stdout, as JSON: every 100 ms the latencies of the operations completed since the last
-/// line (so a child the kernel kills has reported all but its last 100 ms), and at the end its totals.
+/// One line of the child's stdout, as JSON: every 10 ms the latencies of the operations completed since the last
+/// line (so a child the kernel kills has reported all but its last 10 ms), and at the end its totals.
 /// </summary>
 internal sealed class ChildProgress
 {

@@ -9,7 +9,7 @@ namespace Headroom.Lab.Scenarios.Container;
 /// <summary>
 /// The lab's child process for the container scenario: the same executable, started with
 /// <see cref="EnvironmentVariable"/> set, inside a memory group made by the parent. Its workers hold buffers
-/// (1 MiB native, touched, plus a 64 KiB array) towards 1.5 × the group's limit, giving back their oldest as they go.
+/// (1 MiB native, filled, plus a 64 KiB array; one per operation, then a millisecond of other work) towards 1.5 × the group's limit, giving back their oldest as they go.
 /// <c>unmanaged</c> allocates with no budget; <c>headroom</c> charges every buffer to <see cref="MemoryBudget.ForProcess"/>
 /// first: MayFail charges that are refused give back the oldest buffer, every fourth charge waits (NoFail, with a
 /// 100 ms deadline) for room that other workers give back.
@@ -83,7 +83,7 @@ internal sealed class ContainerChild
 
         while (workers.Any(w => w.IsAlive))
         {
-            workers[0].Join(100);
+            workers[0].Join(10); // often: a child the kernel kills has reported all but its last 10 ms
             Report(done: false, budget, found);
         }
 
@@ -112,10 +112,7 @@ internal sealed class ContainerChild
                 }
 
                 byte* native = (byte*)NativeMemory.Alloc(NativeBuffer);
-                for (int page = 0; page < NativeBuffer; page += 4096)
-                {
-                    native[page] = (byte)page; // resident, as a real buffer's contents would make it
-                }
+                new Span<byte>(native, NativeBuffer).Fill((byte)n); // resident, as a real buffer's contents make it
 
                 var array = new byte[ArrayBuffer];
                 array[^1] = 1;
@@ -124,6 +121,7 @@ internal sealed class ContainerChild
                 Raise(Interlocked.Add(ref _held, BufferBytes));
                 Interlocked.Increment(ref _operations);
                 _latencies.Enqueue((long)(Stopwatch.GetElapsedTime(started).TotalMilliseconds * 1e6));
+                Thread.Sleep(1); // the request's other work: a service does more than allocate, and the parent hears of each 10 ms
             }
         }
         finally

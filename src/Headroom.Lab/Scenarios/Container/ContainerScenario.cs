@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json;
+using Headroom.Lab.Report;
 using Headroom.Lab.Running;
 
 namespace Headroom.Lab.Scenarios.Container;
@@ -25,6 +26,14 @@ internal sealed class ContainerScenario : IScenario
 
     private static readonly TimeSpan LongestChild = TimeSpan.FromSeconds(5);
 
+    private readonly string _controller;
+
+    /// <summary>Creates the scenario; <paramref name="controller"/> is where the v1 memory controller is looked for (tests name a missing one).</summary>
+    public ContainerScenario(string controller = MemoryGroup.DefaultController)
+    {
+        _controller = controller;
+    }
+
     public string Name => "container";
 
     public string Title => "A container's memory limit, enforced by the kernel";
@@ -49,7 +58,7 @@ internal sealed class ContainerScenario : IScenario
             throw new ArgumentOutOfRangeException(nameof(run), run.Policy, $"Unknown policy of {Name}.");
         }
 
-        using MemoryGroup? group = MemoryGroup.TryCreate("lab-container", Limit, out _, out string why);
+        using MemoryGroup? group = MemoryGroup.TryCreate("lab-container", Limit, out _, out string why, _controller);
         if (group is null)
         {
             run.NotRun(why);
@@ -104,7 +113,7 @@ internal sealed class ContainerScenario : IScenario
 
         long peak = group.PeakUsageBytes;
         run.ObserveUsed(peak);
-        run.Figure("survived", exitCode == 0 && last?.Done == true ? 1 : 0);
+        run.Figure(FigureNames.Survived, exitCode == 0 && last?.Done == true ? 1 : 0);
         run.Figure("exitCode", exitCode);
         run.Figure("limitBytes", group.LimitBytes);
         run.Figure("peakResidentBytes", peak);

@@ -37,6 +37,13 @@ internal sealed class MemoryGroup : IDisposable
         LimitBytes = limitBytes;
     }
 
+    /// <summary>
+    /// Gets whether this machine should be able to make a group: Linux, the v1 memory controller mounted, and root.
+    /// Tests use it to tell a machine that cannot from a defect that did not.
+    /// </summary>
+    public static bool ShouldWorkHere =>
+        OperatingSystem.IsLinux() && File.Exists(System.IO.Path.Combine(DefaultController, "memory.limit_in_bytes")) && Environment.UserName == "root";
+
     /// <summary>Gets the group's directory.</summary>
     public string Path { get; }
 
