@@ -1,5 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Headroom.Lab.Running;
 
@@ -44,6 +46,12 @@ internal sealed class PolicyRun
     public string Policy { get; }
 
     public LabSettings Settings { get; }
+
+    /// <summary>
+    /// The logger a scenario gives its budgets (MemoryBudgetOptions.Logger): the runner supplies one that counts the
+    /// library's AllocationStall events as canary warnings.
+    /// </summary>
+    public ILogger Logger { get; init; } = NullLogger.Instance;
 
     /// <summary>Operations completed so far: the live display and the watchdog read it.</summary>
     public long Operations => Volatile.Read(ref _operations);

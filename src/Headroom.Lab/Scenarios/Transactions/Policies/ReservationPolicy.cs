@@ -1,0 +1,56 @@
+using System.Buffers;
+using System.Diagnostics;
+using Headroom.Lab.Pending;
+
+namespace Headroom.Lab.Scenarios.Transactions.Policies;
+
+/// <summary>
+/// Chinner's reservation (Watermark mode) and Morton's tokens (Tokens mode): ReserveAsync(worst case) before the
+/// transaction, which raises the budget's watermark by that much or waits (FIFO, reclaiming) until it can; then every
+/// rent inside <see cref="MemoryReservation.Enter"/> is a NoWait rent, which guarantee G1 says is granted at once.
+/// A NoWait rent that failed would be a mid-transaction failure, so the count of those is G1's test. What the
+/// transaction left undrawn is reported as reserved and unused.
+/// </summary>
+internal sealed class ReservationPolicy(Filesystem fs, ReservationMode mode) : TransactionPolicy(fs)
+{
+    public const string WatermarkName = "reservation-watermark";
+
+    public const string TokensName = "reservation-tokens";
+
+    public ReservationMode Mode { get; } = mode;
+
+    public override async ValueTask<bool> TryRunAsync(Transaction transaction, CancellationToken cancellationToken)
+    {
+        ValueTask<MemoryReservation> pending = Budget.ReserveAsync(TransactionSizing.WorstCaseBytes, Mode, cancellationToken: cancellationToken);
+        long waited = 0;
+        if (!pending.IsCompleted)
+        {
+            // Direct reclaim already ran and gave up: what does the page cache still say it could free? (Weiner)
+            Tally.ReservationWait(Fs.Cache.ReclaimableBytes);
+            waited = Stopwatch.GetTimestamp();
+        }
+
+        using MemoryReservation reservation = await pending.ConfigureAwait(false);
+        if (waited != 0)
+        {
+            Tally.WaitEnded(waited);
+        }
+
+        bool drawn;
+        using (reservation.Enter())
+        {
+            drawn = await DrawAllAsync(transaction, cancellationToken).ConfigureAwait(false);
+        }
+
+        if (!drawn)
+        {
+            return false;
+        }
+
+        Fs.Run.ReservedUnused(reservation.Remaining);
+        Commit(transaction);
+        return true;
+    }
+
+    protected override ValueTask<IMemoryOwner<byte>?> RentAsync(Transaction transaction, CancellationToken cancellationToken) => TryRent(AllocationMode.NoWait);
+}
