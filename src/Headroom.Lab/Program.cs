@@ -13,7 +13,7 @@ foreach (string variant in scenario.Variants)
 {
     foreach (string policy in scenario.Policies.Where(p => only.Length == 0 || only.Contains(p)))
     {
-        var run = new PolicyRun(scenario.Name, variant, policy, settings);
+        var run = new PolicyRun(scenario.Name, variant, policy, settings) { Logger = Environment.GetEnvironmentVariable("LAB_LOG") is null ? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance : new ConsoleLog() };
         var cpu = System.Diagnostics.Process.GetCurrentProcess().TotalProcessorTime;
         await scenario.RunAsync(run, CancellationToken.None);
         cpu = System.Diagnostics.Process.GetCurrentProcess().TotalProcessorTime - cpu;
@@ -28,4 +28,14 @@ foreach (string variant in scenario.Variants)
             Console.WriteLine("       STALL: " + report);
         }
     }
+}
+
+internal sealed class ConsoleLog : Microsoft.Extensions.Logging.ILogger
+{
+    public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+    public bool IsEnabled(Microsoft.Extensions.Logging.LogLevel logLevel) => true;
+
+    public void Log<TState>(Microsoft.Extensions.Logging.LogLevel logLevel, Microsoft.Extensions.Logging.EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+        Console.WriteLine($"  LOG {eventId.Name}: {formatter(state, exception)} {exception?.GetType().Name} {exception?.Message}");
 }

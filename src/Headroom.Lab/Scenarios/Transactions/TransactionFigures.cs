@@ -40,7 +40,7 @@ internal static class TransactionFigures
     // Ts'o and Chinner: looping works pretty well; the canary rarely fires.
 
     /// <summary>nofail-loop: failed attempts, each followed by a 20 ms sleep.</summary>
-    public const string LoopRetries = "loopRetries";
+    public const string LoopRetries = "nofailLoopRetries";
 
     /// <summary>nofail-loop: "possible memory allocation deadlock" warnings (one per 100 retries of one allocation).</summary>
     public const string LoopWarnings = "loopWarnings";
@@ -64,10 +64,25 @@ internal static class TransactionFigures
     /// <summary>mempool: allocations that waited for an element to come back.</summary>
     public const string MempoolWaits = "mempoolWaits";
 
+    /// <summary>mempool: waits woken by mempool_alloc's timer (no element came back in time) to retry reclaim.</summary>
+    public const string MempoolTimedWakes = "mempoolTimedWakes";
+
     /// <summary>mempool: the pool's minimum, bytes (charged for the whole run).</summary>
     public const string MempoolBytes = "mempoolBytes";
 
     // Chinner: a reservation is an increased value in a single integer variable.
+
+    /// <summary>
+    /// reservation-*: mean nanoseconds of one admission of the worst case that was granted without waiting (ReserveAsync)
+    /// plus its Dispose, on the run's budget, in the run.
+    /// </summary>
+    public const string ReserveNsPerCall = "reserveNsPerCall";
+
+    /// <summary>
+    /// Every policy: mean nanoseconds of one charge of one buffer granted without waiting (TryCharge NoWait) plus its
+    /// Uncharge, on the run's budget, in the run: sampled by each worker once every 16 transactions.
+    /// </summary>
+    public const string ChargeNsPerCall = "chargeNsPerCall";
 
     /// <summary>ReserveAsync(worst case) + Dispose on a quiet budget, nanoseconds per pair.</summary>
     public const string ReserveDisposeNs = "reserveDisposeNs";
@@ -80,11 +95,20 @@ internal static class TransactionFigures
 
     // Weiner: we don't know the exact point when we ran out of reclaimable memory.
 
+    /// <summary>Reservations admitted (one per transaction attempt).</summary>
+    public const string Reservations = "reservations";
+
     /// <summary>Reservations that had to wait (ReserveAsync did not complete synchronously).</summary>
     public const string ReservationWaits = "reservationWaits";
 
-    /// <summary>Reservation waits that began while the page cache still reported reclaimable bytes.</summary>
-    public const string ReservationWaitsWithReclaimable = "reservationWaitsWithReclaimable";
+    /// <summary>
+    /// Reservation waits that began (after direct reclaim gave up) while the page cache still reported at least the
+    /// reservation's shortfall as reclaimable.
+    /// </summary>
+    public const string ReservationWaitsWhileReclaimable = "reservationWaitsWhileReclaimable";
+
+    /// <summary>Reservation waits that began while the page cache still reported any reclaimable bytes at all.</summary>
+    public const string ReservationWaitsWithAnyReclaimable = "reservationWaitsWithAnyReclaimable";
 
     /// <summary>The mean of the page cache's reclaimable bytes at the moments reservation waits began.</summary>
     public const string ReclaimableBytesAtWaitMean = "reclaimableBytesAtWaitMean";

@@ -67,6 +67,9 @@ internal abstract class TransactionPolicy(Filesystem fs) : IDisposable
         return true;
     }
 
+    /// <summary>What the policy itself holds, for a stall report ("" when nothing).</summary>
+    public virtual string State => string.Empty;
+
     public virtual void Dispose()
     {
     }

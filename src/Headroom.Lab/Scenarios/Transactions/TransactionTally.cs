@@ -22,8 +22,15 @@ internal sealed class TransactionTally
     private long _waitTicks;
     private long _preallocationBackoffs;
     private long _mempoolWaits;
+    private long _mempoolTimedWakes;
     private long _reservationWaits;
-    private long _reservationWaitsWithReclaimable;
+    private long _reservationWaitsWhileReclaimable;
+    private long _reservationWaitsWithAnyReclaimable;
+    private long _reservations;
+    private long _reserveTicks;
+    private long _reserveSamples;
+    private long _chargeTicks;
+    private long _chargeSamples;
     private long _reclaimableAtWait;
     private long _failPointRefusals;
     private long _limiterWaits;
@@ -60,6 +67,8 @@ internal sealed class TransactionTally
 
     public void MempoolWait() => Interlocked.Increment(ref _mempoolWaits);
 
+    public void MempoolTimedWake() => Interlocked.Increment(ref _mempoolTimedWakes);
+
     public void PreallocationBackoff() => Interlocked.Increment(ref _preallocationBackoffs);
 
     public void FailPointRefused() => Interlocked.Increment(ref _failPointRefusals);
@@ -68,19 +77,45 @@ internal sealed class TransactionTally
 
     public void UnusedPermits(long bytes) => Interlocked.Add(ref _unusedPermitBytes, bytes);
 
-    /// <summary>A reservation is about to wait; <paramref name="reclaimable"/> is what the page cache still reports.</summary>
-    public void ReservationWait(long reclaimable)
+    /// <summary>
+    /// A reservation is about to wait, short of <paramref name="shortfall"/> bytes; <paramref name="reclaimable"/> is
+    /// what the page cache still reports.
+    /// </summary>
+    public void ReservationWait(long shortfall, long reclaimable)
     {
         Interlocked.Increment(ref _reservationWaits);
         Interlocked.Add(ref _reclaimableAtWait, reclaimable);
         if (reclaimable > 0)
         {
-            Interlocked.Increment(ref _reservationWaitsWithReclaimable);
+            Interlocked.Increment(ref _reservationWaitsWithAnyReclaimable);
         }
+
+        if (reclaimable >= shortfall)
+        {
+            Interlocked.Increment(ref _reservationWaitsWhileReclaimable);
+        }
+    }
+
+    public void Reserved() => Interlocked.Increment(ref _reservations);
+
+    /// <summary>An admission granted without waiting and its release took <paramref name="ticks"/>.</summary>
+    public void ReserveTook(long ticks)
+    {
+        Interlocked.Add(ref _reserveTicks, ticks);
+        Interlocked.Increment(ref _reserveSamples);
+    }
+
+    /// <summary>A one-buffer charge granted without waiting and its uncharge took <paramref name="ticks"/>.</summary>
+    public void ChargeTook(long ticks)
+    {
+        Interlocked.Add(ref _chargeTicks, ticks);
+        Interlocked.Increment(ref _chargeSamples);
     }
 
     /// <summary>A wait that began at <paramref name="startedTimestamp"/> ended now.</summary>
     public void WaitEnded(long startedTimestamp) => Interlocked.Add(ref _waitTicks, Stopwatch.GetTimestamp() - startedTimestamp);
+
+    private static double Nanoseconds(long ticks) => ticks * 1e9 / Stopwatch.Frequency;
 
     public void Publish(PolicyRun run)
     {
@@ -99,8 +134,20 @@ internal sealed class TransactionTally
         run.Figure(TransactionFigures.WaitMs, Interlocked.Read(ref _waitTicks) * 1000.0 / Stopwatch.Frequency);
         run.Figure(TransactionFigures.PreallocationBackoffs, Interlocked.Read(ref _preallocationBackoffs));
         run.Figure(TransactionFigures.MempoolWaits, Interlocked.Read(ref _mempoolWaits));
+        run.Figure(TransactionFigures.MempoolTimedWakes, Interlocked.Read(ref _mempoolTimedWakes));
         run.Figure(TransactionFigures.ReservationWaits, reservationWaits);
-        run.Figure(TransactionFigures.ReservationWaitsWithReclaimable, Interlocked.Read(ref _reservationWaitsWithReclaimable));
+        run.Figure(TransactionFigures.Reservations, Interlocked.Read(ref _reservations));
+        run.Figure(TransactionFigures.ReservationWaitsWhileReclaimable, Interlocked.Read(ref _reservationWaitsWhileReclaimable));
+        run.Figure(TransactionFigures.ReservationWaitsWithAnyReclaimable, Interlocked.Read(ref _reservationWaitsWithAnyReclaimable));
+        if (Interlocked.Read(ref _reserveSamples) is > 0 and long reserves)
+        {
+            run.Figure(TransactionFigures.ReserveNsPerCall, Nanoseconds(Interlocked.Read(ref _reserveTicks)) / reserves);
+        }
+
+        if (Interlocked.Read(ref _chargeSamples) is > 0 and long charges)
+        {
+            run.Figure(TransactionFigures.ChargeNsPerCall, Nanoseconds(Interlocked.Read(ref _chargeTicks)) / charges);
+        }
         run.Figure(TransactionFigures.ReclaimableBytesAtWaitMean, reservationWaits == 0 ? 0 : (double)Interlocked.Read(ref _reclaimableAtWait) / reservationWaits);
         run.Figure(TransactionFigures.FailPointRefusals, Interlocked.Read(ref _failPointRefusals));
         run.Figure(TransactionFigures.LimiterWaits, Interlocked.Read(ref _limiterWaits));

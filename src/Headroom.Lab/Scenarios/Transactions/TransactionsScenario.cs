@@ -22,6 +22,9 @@ internal sealed class TransactionsScenario : IScenario
     /// <summary>XFS warns after 100 retries of 20 ms: the budget's canary gets the same 2 s, so the two canaries compare.</summary>
     private static readonly TimeSpan CanaryInterval = TimeSpan.FromSeconds(2);
 
+    /// <summary>Each worker times one charge (<see cref="TransactionFigures.ChargeNsPerCall"/>) before every this many transactions.</summary>
+    private const int ChargeSampleInterval = 16;
+
     private readonly Action<PolicyRun, int, TransactionShape>? _observe;
     private int _liveWorkers;
 
@@ -163,7 +166,7 @@ internal sealed class TransactionsScenario : IScenario
 
         if (!abort.IsCancellationRequested && await Task.WhenAny(all, Task.Delay(Grace, abort.Token)).ConfigureAwait(false) != all && !all.IsCompleted)
         {
-            stall = DescribeStall(fs, transactions); // before the cancellation rolls them back
+            stall = DescribeStall(fs, transactions, policy.State); // before the cancellation rolls them back
             await abort.CancelAsync().ConfigureAwait(false);
         }
 
@@ -185,8 +188,13 @@ internal sealed class TransactionsScenario : IScenario
         try
         {
             var workload = new TransactionWorkload(fs.Run.NewRandom(worker));
-            while (!stop.IsCancellationRequested)
+            for (int begun = 0; !stop.IsCancellationRequested; begun++)
             {
+                if (begun % ChargeSampleInterval == 0)
+                {
+                    SampleCharge(fs);
+                }
+
                 TransactionShape shape = workload.Next();
                 _observe?.Invoke(fs.Run, worker, shape);
                 fs.Tally.Begun();
@@ -221,13 +229,24 @@ internal sealed class TransactionsScenario : IScenario
         }
     }
 
-    private static string DescribeStall(Filesystem fs, Transaction[] transactions)
+    /// <summary>The yardstick for a reservation's cost: one buffer's charge and uncharge on the same budget, when granted at once.</summary>
+    private static void SampleCharge(Filesystem fs)
+    {
+        long start = System.Diagnostics.Stopwatch.GetTimestamp();
+        if (fs.Budget.TryCharge(TransactionSizing.PageBytes))
+        {
+            fs.Budget.Uncharge(TransactionSizing.PageBytes);
+            fs.Tally.ChargeTook(System.Diagnostics.Stopwatch.GetTimestamp() - start);
+        }
+    }
+
+    private static string DescribeStall(Filesystem fs, Transaction[] transactions, string policyState)
     {
         (int clean, int dirty) = fs.Cache.Count;
         var report = new StringBuilder();
         report.Append(CultureInfo.InvariantCulture,
             $"transactions/{fs.Run.Variant}/{fs.Run.Policy}: workers still inside a transaction {Grace.TotalSeconds} s after the run's end; ");
-        report.Append(CultureInfo.InvariantCulture, $"budget {fs.Budget.GetSnapshot()}; page cache {clean} clean and {dirty} dirty pages");
+        report.Append(CultureInfo.InvariantCulture, $"budget {fs.Budget.GetSnapshot()}; page cache {clean} clean and {dirty} dirty pages{policyState}");
         for (int w = 0; w < transactions.Length; w++)
         {
             Transaction t = transactions[w];

@@ -21,21 +21,41 @@ internal sealed class ReservationPolicy(Filesystem fs, ReservationMode mode) : T
 
     public override async ValueTask<bool> TryRunAsync(Transaction transaction, CancellationToken cancellationToken)
     {
+        long asked = Stopwatch.GetTimestamp();
         ValueTask<MemoryReservation> pending = Budget.ReserveAsync(TransactionSizing.WorstCaseBytes, Mode, cancellationToken: cancellationToken);
-        long waited = 0;
-        if (!pending.IsCompleted)
+        long admission = Stopwatch.GetTimestamp() - asked;
+        bool waited = !pending.IsCompleted;
+        if (waited)
         {
             // Direct reclaim already ran and gave up: what does the page cache still say it could free? (Weiner)
-            Tally.ReservationWait(Fs.Cache.ReclaimableBytes);
-            waited = Stopwatch.GetTimestamp();
+            long room = Budget.Capacity - Budget.Min - Budget.Committed;
+            Tally.ReservationWait(TransactionSizing.WorstCaseBytes - Math.Max(0, room), Fs.Cache.ReclaimableBytes);
         }
 
-        using MemoryReservation reservation = await pending.ConfigureAwait(false);
-        if (waited != 0)
+        MemoryReservation reservation = await pending.ConfigureAwait(false);
+        Tally.Reserved();
+        if (waited)
         {
-            Tally.WaitEnded(waited);
+            Tally.WaitEnded(asked);
         }
 
+        try
+        {
+            return await DrawAndCommitAsync(transaction, reservation, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            long released = Stopwatch.GetTimestamp();
+            reservation.Dispose();
+            if (!waited)
+            {
+                Tally.ReserveTook(admission + Stopwatch.GetTimestamp() - released);
+            }
+        }
+    }
+
+    private async ValueTask<bool> DrawAndCommitAsync(Transaction transaction, MemoryReservation reservation, CancellationToken cancellationToken)
+    {
         bool drawn;
         using (reservation.Enter())
         {
