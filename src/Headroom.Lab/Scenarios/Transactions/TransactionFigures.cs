@@ -73,14 +73,14 @@ internal static class TransactionFigures
     // Chinner: a reservation is an increased value in a single integer variable.
 
     /// <summary>
-    /// reservation-*: mean nanoseconds of one admission of the worst case that was granted without waiting (ReserveAsync)
-    /// plus its Dispose, on the run's budget, in the run.
+    /// reservation-*: nanoseconds of one admission of the worst case granted at once (TryReserve) plus its Dispose, on
+    /// the run's budget, in the run: the median (a mean on a shared machine measures preemption).
     /// </summary>
     public const string ReserveNsPerCall = "reserveNsPerCall";
 
     /// <summary>
-    /// Every policy: mean nanoseconds of one charge of one buffer granted without waiting (TryCharge NoWait) plus its
-    /// Uncharge, on the run's budget, in the run: sampled by each worker once every 16 transactions.
+    /// Every policy: nanoseconds of one charge of one buffer granted at once (TryCharge NoWait) plus its Uncharge, on
+    /// the run's budget, in the run, sampled by each worker before every fourth transaction: the median.
     /// </summary>
     public const string ChargeNsPerCall = "chargeNsPerCall";
 
@@ -98,7 +98,10 @@ internal static class TransactionFigures
     /// <summary>Reservations admitted (one per transaction attempt).</summary>
     public const string Reservations = "reservations";
 
-    /// <summary>Reservations that had to wait (ReserveAsync did not complete synchronously).</summary>
+    /// <summary>Reservations that TryReserve refused, so that ReserveAsync reclaimed (in the caller) and, if that was not enough, queued.</summary>
+    public const string ReservationsNotAdmittedAtOnce = "reservationsNotAdmittedAtOnce";
+
+    /// <summary>Reservations that queued: direct reclaim gave up and ReserveAsync did not complete synchronously.</summary>
     public const string ReservationWaits = "reservationWaits";
 
     /// <summary>

@@ -27,10 +27,9 @@ internal sealed class TransactionTally
     private long _reservationWaitsWhileReclaimable;
     private long _reservationWaitsWithAnyReclaimable;
     private long _reservations;
-    private long _reserveTicks;
-    private long _reserveSamples;
-    private long _chargeTicks;
-    private long _chargeSamples;
+    private long _notAdmittedAtOnce;
+    private readonly Samples _reserveTicks = new();
+    private readonly Samples _chargeTicks = new();
     private long _reclaimableAtWait;
     private long _failPointRefusals;
     private long _limiterWaits;
@@ -98,19 +97,13 @@ internal sealed class TransactionTally
 
     public void Reserved() => Interlocked.Increment(ref _reservations);
 
+    public void ReservationNotAdmittedAtOnce() => Interlocked.Increment(ref _notAdmittedAtOnce);
+
     /// <summary>An admission granted without waiting and its release took <paramref name="ticks"/>.</summary>
-    public void ReserveTook(long ticks)
-    {
-        Interlocked.Add(ref _reserveTicks, ticks);
-        Interlocked.Increment(ref _reserveSamples);
-    }
+    public void ReserveTook(long ticks) => _reserveTicks.Add(ticks);
 
     /// <summary>A one-buffer charge granted without waiting and its uncharge took <paramref name="ticks"/>.</summary>
-    public void ChargeTook(long ticks)
-    {
-        Interlocked.Add(ref _chargeTicks, ticks);
-        Interlocked.Increment(ref _chargeSamples);
-    }
+    public void ChargeTook(long ticks) => _chargeTicks.Add(ticks);
 
     /// <summary>A wait that began at <paramref name="startedTimestamp"/> ended now.</summary>
     public void WaitEnded(long startedTimestamp) => Interlocked.Add(ref _waitTicks, Stopwatch.GetTimestamp() - startedTimestamp);
@@ -139,18 +132,54 @@ internal sealed class TransactionTally
         run.Figure(TransactionFigures.Reservations, Interlocked.Read(ref _reservations));
         run.Figure(TransactionFigures.ReservationWaitsWhileReclaimable, Interlocked.Read(ref _reservationWaitsWhileReclaimable));
         run.Figure(TransactionFigures.ReservationWaitsWithAnyReclaimable, Interlocked.Read(ref _reservationWaitsWithAnyReclaimable));
-        if (Interlocked.Read(ref _reserveSamples) is > 0 and long reserves)
+        run.Figure(TransactionFigures.ReservationsNotAdmittedAtOnce, Interlocked.Read(ref _notAdmittedAtOnce));
+        if (_reserveTicks.Median() is { } reserve)
         {
-            run.Figure(TransactionFigures.ReserveNsPerCall, Nanoseconds(Interlocked.Read(ref _reserveTicks)) / reserves);
+            run.Figure(TransactionFigures.ReserveNsPerCall, Nanoseconds(reserve));
         }
 
-        if (Interlocked.Read(ref _chargeSamples) is > 0 and long charges)
+        if (_chargeTicks.Median() is { } charge)
         {
-            run.Figure(TransactionFigures.ChargeNsPerCall, Nanoseconds(Interlocked.Read(ref _chargeTicks)) / charges);
+            run.Figure(TransactionFigures.ChargeNsPerCall, Nanoseconds(charge));
         }
         run.Figure(TransactionFigures.ReclaimableBytesAtWaitMean, reservationWaits == 0 ? 0 : (double)Interlocked.Read(ref _reclaimableAtWait) / reservationWaits);
         run.Figure(TransactionFigures.FailPointRefusals, Interlocked.Read(ref _failPointRefusals));
         run.Figure(TransactionFigures.LimiterWaits, Interlocked.Read(ref _limiterWaits));
         run.Figure(TransactionFigures.UnusedPermitBytes, Interlocked.Read(ref _unusedPermitBytes));
+    }
+
+    /// <summary>
+    /// Timings whose median is reported: on a shared two-core machine one preempted sample of milliseconds outweighs
+    /// thousands of sub-microsecond ones in a mean.
+    /// </summary>
+    private sealed class Samples
+    {
+        private const int Most = 1 << 16;
+        private readonly List<long> _ticks = [];
+
+        public void Add(long ticks)
+        {
+            lock (_ticks)
+            {
+                if (_ticks.Count < Most)
+                {
+                    _ticks.Add(ticks);
+                }
+            }
+        }
+
+        public long? Median()
+        {
+            lock (_ticks)
+            {
+                if (_ticks.Count == 0)
+                {
+                    return null;
+                }
+
+                _ticks.Sort();
+                return _ticks[_ticks.Count / 2];
+            }
+        }
     }
 }

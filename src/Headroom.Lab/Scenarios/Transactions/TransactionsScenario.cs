@@ -23,7 +23,7 @@ internal sealed class TransactionsScenario : IScenario
     private static readonly TimeSpan CanaryInterval = TimeSpan.FromSeconds(2);
 
     /// <summary>Each worker times one charge (<see cref="TransactionFigures.ChargeNsPerCall"/>) before every this many transactions.</summary>
-    private const int ChargeSampleInterval = 16;
+    private const int ChargeSampleInterval = 4;
 
     private readonly Action<PolicyRun, int, TransactionShape>? _observe;
     private int _liveWorkers;
@@ -145,15 +145,22 @@ internal sealed class TransactionsScenario : IScenario
         stop.CancelAfter(fs.Run.Settings.Duration);
         Task flusher = fs.Cache.FlushAsync(FlushInterval, stop.Token);
         var transactions = new Transaction[fs.Sizing.Threads];
-        var workers = new Task[transactions.Length];
-        for (int w = 0; w < workers.Length; w++)
+        var ended = new TaskCompletionSource[transactions.Length];
+        var threads = new Thread[transactions.Length];
+        for (int w = 0; w < threads.Length; w++)
         {
             int worker = w;
             transactions[w] = new Transaction();
-            workers[w] = Task.Run(() => WorkAsync(fs, policy, transactions[worker], worker, abort, stop.Token), CancellationToken.None);
+            ended[w] = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            threads[w] = new Thread(() => Work(fs, policy, transactions[worker], worker, abort, ended[worker], stop.Token))
+            {
+                IsBackground = true,
+                Name = $"transactions worker {worker}",
+            };
+            threads[w].Start();
         }
 
-        Task all = Task.WhenAll(workers);
+        Task all = Task.WhenAll(ended.Select(e => e.Task));
         string? stall = null;
         try
         {
@@ -177,12 +184,21 @@ internal sealed class TransactionsScenario : IScenario
         finally
         {
             await flusher.ConfigureAwait(false);
+            foreach (Thread thread in threads)
+            {
+                thread.Join(); // each has signalled its end: this returns at once
+            }
         }
 
         return stall;
     }
 
-    private async Task WorkAsync(Filesystem fs, TransactionPolicy policy, Transaction transaction, int worker, CancellationTokenSource abort, CancellationToken stop)
+    /// <summary>
+    /// A worker thread: one thread per worker, so that the OS shares the cores among them as among a filesystem's
+    /// threads (an async loop whose rents complete synchronously would keep a pool thread and starve its peers). A
+    /// policy's wait continues on the pool while this thread blocks on it; the policy's waits all take the token.
+    /// </summary>
+    private void Work(Filesystem fs, TransactionPolicy policy, Transaction transaction, int worker, CancellationTokenSource abort, TaskCompletionSource ended, CancellationToken stop)
     {
         Interlocked.Increment(ref _liveWorkers);
         try
@@ -202,7 +218,7 @@ internal sealed class TransactionsScenario : IScenario
                 transaction.Begin(shape);
                 try
                 {
-                    while (!await policy.TryRunAsync(transaction, abort.Token).ConfigureAwait(false))
+                    while (!Attempt(policy, transaction, abort.Token))
                     {
                         // rolled back after a failure midway: the same transaction again
                     }
@@ -211,22 +227,30 @@ internal sealed class TransactionsScenario : IScenario
                 {
                     transaction.RollBack();
                     fs.Tally.Abort();
-                    return;
+                    break;
                 }
 
                 fs.Run.Completed(start);
             }
+
+            ended.SetResult();
         }
-        catch
+        catch (Exception e)
         {
             transaction.RollBack();
-            await abort.CancelAsync().ConfigureAwait(false); // one worker's bug ends the others too, so that the run ends
-            throw;
+            abort.Cancel(); // one worker's bug ends the others too, so that the run ends
+            ended.SetException(e);
         }
         finally
         {
             Interlocked.Decrement(ref _liveWorkers);
         }
+    }
+
+    private static bool Attempt(TransactionPolicy policy, Transaction transaction, CancellationToken cancellationToken)
+    {
+        ValueTask<bool> attempt = policy.TryRunAsync(transaction, cancellationToken);
+        return attempt.IsCompletedSuccessfully ? attempt.Result : attempt.AsTask().GetAwaiter().GetResult();
     }
 
     /// <summary>The yardstick for a reservation's cost: one buffer's charge and uncharge on the same budget, when granted at once.</summary>

@@ -5,8 +5,8 @@ using Headroom.Lab.Pending;
 namespace Headroom.Lab.Scenarios.Transactions.Policies;
 
 /// <summary>
-/// Chinner's reservation (Watermark mode) and Morton's tokens (Tokens mode): ReserveAsync(worst case) before the
-/// transaction, which raises the budget's watermark by that much or waits (FIFO, reclaiming) until it can; then every
+/// Chinner's reservation (Watermark mode) and Morton's tokens (Tokens mode): the worst case reserved before the
+/// transaction (TryReserve, and when that is refused ReserveAsync, which reclaims, then waits FIFO until it can); then every
 /// rent inside <see cref="MemoryReservation.Enter"/> is a NoWait rent, which guarantee G1 says is granted at once.
 /// A NoWait rent that failed would be a mid-transaction failure, so the count of those is G1's test. What the
 /// transaction left undrawn is reported as reserved and unused.
@@ -22,35 +22,48 @@ internal sealed class ReservationPolicy(Filesystem fs, ReservationMode mode) : T
     public override async ValueTask<bool> TryRunAsync(Transaction transaction, CancellationToken cancellationToken)
     {
         long asked = Stopwatch.GetTimestamp();
-        ValueTask<MemoryReservation> pending = Budget.ReserveAsync(TransactionSizing.WorstCaseBytes, Mode, cancellationToken: cancellationToken);
+        bool atOnce = Budget.TryReserve(TransactionSizing.WorstCaseBytes, out MemoryReservation? reservation, Mode);
         long admission = Stopwatch.GetTimestamp() - asked;
-        bool waited = !pending.IsCompleted;
-        if (waited)
+        if (!atOnce)
         {
-            // Direct reclaim already ran and gave up: what does the page cache still say it could free? (Weiner)
-            long room = Budget.Capacity - Budget.Min - Budget.Committed;
-            Tally.ReservationWait(TransactionSizing.WorstCaseBytes - Math.Max(0, room), Fs.Cache.ReclaimableBytes);
+            reservation = await ReserveSlowlyAsync(asked, cancellationToken).ConfigureAwait(false);
         }
 
-        MemoryReservation reservation = await pending.ConfigureAwait(false);
         Tally.Reserved();
-        if (waited)
-        {
-            Tally.WaitEnded(asked);
-        }
-
         try
         {
-            return await DrawAndCommitAsync(transaction, reservation, cancellationToken).ConfigureAwait(false);
+            return await DrawAndCommitAsync(transaction, reservation!, cancellationToken).ConfigureAwait(false);
         }
         finally
         {
             long released = Stopwatch.GetTimestamp();
-            reservation.Dispose();
-            if (!waited)
+            reservation!.Dispose();
+            if (atOnce)
             {
                 Tally.ReserveTook(admission + Stopwatch.GetTimestamp() - released);
             }
+        }
+    }
+
+    /// <summary>Not admitted at once: ReserveAsync runs direct reclaim in the caller and, when that gives up, queues.</summary>
+    private async ValueTask<MemoryReservation> ReserveSlowlyAsync(long asked, CancellationToken cancellationToken)
+    {
+        Tally.ReservationNotAdmittedAtOnce();
+        ValueTask<MemoryReservation> pending = Budget.ReserveAsync(TransactionSizing.WorstCaseBytes, Mode, cancellationToken: cancellationToken);
+        if (!pending.IsCompleted)
+        {
+            // Direct reclaim gave up and the reservation queued: what does the page cache still say it could free? (Weiner)
+            long room = Budget.Capacity - Budget.Min - Budget.Committed;
+            Tally.ReservationWait(TransactionSizing.WorstCaseBytes - Math.Max(0, room), Fs.Cache.ReclaimableBytes);
+        }
+
+        try
+        {
+            return await pending.ConfigureAwait(false);
+        }
+        finally
+        {
+            Tally.WaitEnded(asked);
         }
     }
 
