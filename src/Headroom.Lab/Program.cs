@@ -13,7 +13,8 @@ foreach (string variant in scenario.Variants)
 {
     foreach (string policy in scenario.Policies.Where(p => only.Length == 0 || only.Contains(p)))
     {
-        var run = new PolicyRun(scenario.Name, variant, policy, settings) { Logger = Environment.GetEnvironmentVariable("LAB_LOG") is null ? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance : new ConsoleLog() };
+        var run = new PolicyRun(scenario.Name, variant, policy, settings) { Logger = new StallCounter(Environment.GetEnvironmentVariable("LAB_LOG") is not null) };
+        ((StallCounter)run.Logger).Run = run;
         var cpu = System.Diagnostics.Process.GetCurrentProcess().TotalProcessorTime;
         await scenario.RunAsync(run, CancellationToken.None);
         cpu = System.Diagnostics.Process.GetCurrentProcess().TotalProcessorTime - cpu;
@@ -30,12 +31,24 @@ foreach (string variant in scenario.Variants)
     }
 }
 
-internal sealed class ConsoleLog : Microsoft.Extensions.Logging.ILogger
+internal sealed class StallCounter(bool print) : Microsoft.Extensions.Logging.ILogger
 {
+    public PolicyRun? Run { get; set; }
+
     public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
 
     public bool IsEnabled(Microsoft.Extensions.Logging.LogLevel logLevel) => true;
 
-    public void Log<TState>(Microsoft.Extensions.Logging.LogLevel logLevel, Microsoft.Extensions.Logging.EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
-        Console.WriteLine($"  LOG {eventId.Name}: {formatter(state, exception)} {exception?.GetType().Name} {exception?.Message}");
+    public void Log<TState>(Microsoft.Extensions.Logging.LogLevel logLevel, Microsoft.Extensions.Logging.EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+    {
+        if (eventId.Name == "AllocationStall")
+        {
+            Run?.CanaryWarning();
+        }
+
+        if (print)
+        {
+            Console.WriteLine($"  LOG {eventId.Name}: {formatter(state, exception)} {exception?.GetType().Name} {exception?.Message}");
+        }
+    }
 }
