@@ -76,13 +76,13 @@ internal sealed class TransactionsScenario : IScenario
 
         using var cache = new PageCache(Path.Combine(Path.GetTempPath(), $"headroom-lab-transactions-{Guid.NewGuid():N}.dat"));
         var fs = new Filesystem(run, budget, cache, sizing);
-        IDisposable cleanPages = budget.RegisterReclaimer(cache.CleanPages, new ReclaimerOptions
+        using IDisposable cleanPages = budget.RegisterReclaimer(cache.CleanPages, new ReclaimerOptions
         {
             Domain = PageCache.CleanDomain,
             Cost = 1,
             Timeout = Timeout.InfiniteTimeSpan, // in the caller: a call in flight with a finite timeout makes the reclaimer ineligible for everyone else
         });
-        IDisposable dirtyPages = budget.RegisterReclaimer(cache.DirtyPages, new ReclaimerOptions
+        using IDisposable dirtyPages = budget.RegisterReclaimer(cache.DirtyPages, new ReclaimerOptions
         {
             Domain = PageCache.FsDomain,
             Cost = ReclaimerOptions.DefaultCost,
@@ -107,7 +107,7 @@ internal sealed class TransactionsScenario : IScenario
         }
         finally
         {
-            cleanPages.Dispose();
+            cleanPages.Dispose(); // no new reclaim call after this; the calls in flight end below
             dirtyPages.Dispose();
             quiet = await cache.QuiesceAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
             run.Figure(TransactionFigures.CachedPagesAtEnd, cache.DropAll());
@@ -171,7 +171,9 @@ internal sealed class TransactionsScenario : IScenario
             // the duration is over, or the run's token fired
         }
 
-        if (!abort.IsCancellationRequested && await Task.WhenAny(all, Task.Delay(Grace, abort.Token)).ConfigureAwait(false) != all && !all.IsCompleted)
+        if (!abort.IsCancellationRequested
+            && await Task.WhenAny(all, Task.Delay(Grace, abort.Token)).ConfigureAwait(false) != all
+            && !abort.IsCancellationRequested) // the run's own token ending the grace period is no stall
         {
             stall = DescribeStall(fs, transactions, policy.State); // before the cancellation rolls them back
             await abort.CancelAsync().ConfigureAwait(false);
