@@ -25,6 +25,9 @@ internal sealed class TransactionsScenario : IScenario
     /// <summary>Each worker times one charge (<see cref="TransactionFigures.ChargeNsPerCall"/>) before every this many transactions.</summary>
     private const int ChargeSampleInterval = 4;
 
+    /// <summary>The longest scratch run before each measured one (a quarter of the duration when that is shorter).</summary>
+    private static readonly TimeSpan MaxWarmUp = TimeSpan.FromMilliseconds(250);
+
     private readonly Action<PolicyRun, int, TransactionShape>? _observe;
     private int _liveWorkers;
 
@@ -55,6 +58,18 @@ internal sealed class TransactionsScenario : IScenario
     public async Task RunAsync(PolicyRun run, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(run);
+
+        // A short scratch run of the same policy first, recorded nowhere: the first run in a process pays for the
+        // process's warm-up (code compiled, native heap grown and its pages faulted in, threads created), and without
+        // this the policies that happen to run first look slower for it.
+        TimeSpan warmUp = TimeSpan.FromTicks(Math.Min(MaxWarmUp.Ticks, run.Settings.Duration.Ticks / 4));
+        var scratch = new PolicyRun(run.Scenario, run.Variant, run.Policy, run.Settings with { Duration = warmUp });
+        await RunOnceAsync(scratch, observe: false, cancellationToken).ConfigureAwait(false);
+        await RunOnceAsync(run, observe: true, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task RunOnceAsync(PolicyRun run, bool observe, CancellationToken cancellationToken)
+    {
         TransactionSizing sizing = TransactionSizing.For(run.Variant, run.Settings);
         using var budget = new MemoryBudget(new MemoryBudgetOptions
         {
@@ -103,7 +118,7 @@ internal sealed class TransactionsScenario : IScenario
                 run.Figure(TransactionFigures.ReserveToChargeRatio, chargeNs > 0 ? reserveNs / chargeNs : 0);
             }
 
-            stall = await RunWorkersAsync(fs, policy, cancellationToken).ConfigureAwait(false);
+            stall = await RunWorkersAsync(fs, policy, observe ? _observe : null, cancellationToken).ConfigureAwait(false);
         }
         finally
         {
@@ -138,7 +153,7 @@ internal sealed class TransactionsScenario : IScenario
     }
 
     /// <summary>Runs the workers for the run's duration; returns a stall report when some could not finish within the grace period after it.</summary>
-    private async Task<string?> RunWorkersAsync(Filesystem fs, TransactionPolicy policy, CancellationToken cancellationToken)
+    private async Task<string?> RunWorkersAsync(Filesystem fs, TransactionPolicy policy, Action<PolicyRun, int, TransactionShape>? observe, CancellationToken cancellationToken)
     {
         using var abort = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(abort.Token);
@@ -152,7 +167,7 @@ internal sealed class TransactionsScenario : IScenario
             int worker = w;
             transactions[w] = new Transaction();
             ended[w] = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            threads[w] = new Thread(() => Work(fs, policy, transactions[worker], worker, abort, ended[worker], stop.Token))
+            threads[w] = new Thread(() => Work(fs, policy, observe, transactions[worker], worker, abort, ended[worker], stop.Token))
             {
                 IsBackground = true,
                 Name = $"transactions worker {worker}",
@@ -200,7 +215,7 @@ internal sealed class TransactionsScenario : IScenario
     /// threads (an async loop whose rents complete synchronously would keep a pool thread and starve its peers). A
     /// policy's wait continues on the pool while this thread blocks on it; the policy's waits all take the token.
     /// </summary>
-    private void Work(Filesystem fs, TransactionPolicy policy, Transaction transaction, int worker, CancellationTokenSource abort, TaskCompletionSource ended, CancellationToken stop)
+    private void Work(Filesystem fs, TransactionPolicy policy, Action<PolicyRun, int, TransactionShape>? observe, Transaction transaction, int worker, CancellationTokenSource abort, TaskCompletionSource ended, CancellationToken stop)
     {
         Interlocked.Increment(ref _liveWorkers);
         try
@@ -214,7 +229,7 @@ internal sealed class TransactionsScenario : IScenario
                 }
 
                 TransactionShape shape = workload.Next();
-                _observe?.Invoke(fs.Run, worker, shape);
+                observe?.Invoke(fs.Run, worker, shape);
                 fs.Tally.Begun();
                 long start = PolicyRun.Start();
                 transaction.Begin(shape);
