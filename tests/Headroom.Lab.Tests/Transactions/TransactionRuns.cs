@@ -5,7 +5,7 @@ using Headroom.Lab.Scenarios.Transactions;
 namespace Headroom.Lab.Tests.Transactions;
 
 /// <summary>
-/// Every policy of the transactions scenario at both memory levels, run once at a small size (0.8 s each, three
+/// Every policy of the transactions scenario at both memory levels, run once at a small size (0.7 s each, three
 /// workers) and shared by the tests that read the results: about twenty seconds for the lot.
 /// </summary>
 public sealed class TransactionRuns : IAsyncLifetime
@@ -13,7 +13,7 @@ public sealed class TransactionRuns : IAsyncLifetime
     /// <summary>The scenario's tests run one at a time: their workers would otherwise compete for two cores and the thread pool.</summary>
     public const string Collection = "transactions scenario";
 
-    internal static readonly LabSettings Settings = new(Size: 1.0, Duration: TimeSpan.FromMilliseconds(800), Threads: 3, Capacity: null, Seed: 7);
+    internal static readonly LabSettings Settings = new(Size: 1.0, Duration: TimeSpan.FromMilliseconds(700), Threads: 3, Capacity: null, Seed: 7);
 
     private readonly ConcurrentDictionary<(string Variant, string Policy, int Worker), List<TransactionShape>> _shapes = new();
 
@@ -29,7 +29,8 @@ public sealed class TransactionRuns : IAsyncLifetime
 
     public TransactionRuns() =>
         Scenario = new TransactionsScenario((run, worker, shape) =>
-            _shapes.GetOrAdd((run.Variant!, run.Policy, worker), _ => []).Add(shape)); // one worker per list
+            _shapes.GetOrAdd((run.Variant!, run.Policy, worker), _ => []).Add(shape), // one worker per list
+            warmUp: false);
 
     /// <summary>The transactions a worker began under a policy, in order.</summary>
     internal IReadOnlyList<TransactionShape> Shapes(string variant, string policy, int worker) =>

@@ -14,14 +14,14 @@ public sealed class TransactionsEndingTests
     [MemberData(nameof(Policies))]
     public async Task Cancelling_the_token_ends_every_worker_promptly_and_returns_everything(string policy)
     {
-        var scenario = new TransactionsScenario();
+        var scenario = new TransactionsScenario(observe: null, warmUp: false);
         var run = new PolicyRun(scenario.Name, TransactionSizing.Tight, policy, new LabSettings(1.0, TimeSpan.FromMinutes(5), 4, null, 11));
-        using var cts = new CancellationTokenSource(TimeSpan.FromMilliseconds(600)); // after the 250 ms scratch run, inside the measured one
+        using var cts = new CancellationTokenSource(TimeSpan.FromMilliseconds(300));
         var clock = Stopwatch.StartNew();
 
         await scenario.RunAsync(run, cts.Token).WaitAsync(TimeSpan.FromSeconds(10));
 
-        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(5), $"took {clock.Elapsed} to end after the token fired at 600 ms");
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(5), $"took {clock.Elapsed} to end after the token fired at 300 ms");
         Assert.Equal(0, scenario.LiveWorkers);
         MemoryBudget budget = Assert.Single(run.Watched);
         Assert.Equal(0, budget.Used);
@@ -32,7 +32,7 @@ public sealed class TransactionsEndingTests
     [Fact]
     public async Task An_unknown_variant_or_policy_is_refused_by_name()
     {
-        var scenario = new TransactionsScenario();
+        var scenario = new TransactionsScenario(observe: null, warmUp: false);
         var settings = new LabSettings(1.0, TimeSpan.FromMilliseconds(100), 2, null, 1);
         var variant = await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => scenario.RunAsync(new PolicyRun(scenario.Name, "roomy", "nofail", settings), CancellationToken.None));
         Assert.Contains("roomy", variant.Message, StringComparison.Ordinal);
@@ -43,7 +43,7 @@ public sealed class TransactionsEndingTests
     [Fact]
     public async Task A_capacity_that_cannot_admit_one_worst_case_is_refused_by_name()
     {
-        var scenario = new TransactionsScenario();
+        var scenario = new TransactionsScenario(observe: null, warmUp: false);
         var settings = new LabSettings(1.0, TimeSpan.FromMilliseconds(100), 2, TransactionSizing.WorstCaseBytes, 1);
         var refused = await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => scenario.RunAsync(new PolicyRun(scenario.Name, "tight", "nofail", settings), CancellationToken.None));
         Assert.Contains(TransactionSizing.WorstCaseBytes.ToString(System.Globalization.CultureInfo.InvariantCulture), refused.Message, StringComparison.Ordinal);

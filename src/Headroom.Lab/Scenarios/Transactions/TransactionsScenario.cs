@@ -25,18 +25,30 @@ internal sealed class TransactionsScenario : IScenario
     /// <summary>Each worker times one charge (<see cref="TransactionFigures.ChargeNsPerCall"/>) before every this many transactions.</summary>
     private const int ChargeSampleInterval = 4;
 
-    /// <summary>The longest scratch run before each measured one (a quarter of the duration when that is shorter).</summary>
-    private static readonly TimeSpan MaxWarmUp = TimeSpan.FromMilliseconds(250);
+    /// <summary>How long each (variant, policy) runs, unrecorded, in the process's warm-up.</summary>
+    private static readonly TimeSpan WarmUpEach = TimeSpan.FromMilliseconds(200);
+
+    /// <summary>1 once a call of this process has started the warm-up.</summary>
+    private static int s_warmedUp;
 
     private readonly Action<PolicyRun, int, TransactionShape>? _observe;
+    private readonly bool _warmUp;
     private int _liveWorkers;
 
     public TransactionsScenario()
+        : this(observe: null, warmUp: true)
     {
     }
 
-    /// <summary>For tests: <paramref name="observe"/> sees every transaction a worker begins, before any policy does.</summary>
-    internal TransactionsScenario(Action<PolicyRun, int, TransactionShape> observe) => _observe = observe;
+    /// <summary>
+    /// For tests: <paramref name="observe"/> sees every transaction a worker begins, before any policy does;
+    /// <paramref name="warmUp"/> false skips the process's warm-up (tests check behaviour, not speed).
+    /// </summary>
+    internal TransactionsScenario(Action<PolicyRun, int, TransactionShape>? observe, bool warmUp)
+    {
+        _observe = observe;
+        _warmUp = warmUp;
+    }
 
     public string Name => "transactions";
 
@@ -59,12 +71,22 @@ internal sealed class TransactionsScenario : IScenario
     {
         ArgumentNullException.ThrowIfNull(run);
 
-        // A short scratch run of the same policy first, recorded nowhere: the first run in a process pays for the
-        // process's warm-up (code compiled, native heap grown and its pages faulted in, threads created), and without
-        // this the policies that happen to run first look slower for it.
-        TimeSpan warmUp = TimeSpan.FromTicks(Math.Min(MaxWarmUp.Ticks, run.Settings.Duration.Ticks / 4));
-        var scratch = new PolicyRun(run.Scenario, run.Variant, run.Policy, run.Settings with { Duration = warmUp });
-        await RunOnceAsync(scratch, observe: false, cancellationToken).ConfigureAwait(false);
+        // The first measured run of a process would pay for the process's warm-up (code compiled and re-compiled by
+        // tier, the GC's budgets and the native heap grown, threads created): measured, the policies run first were
+        // several times slower in ample memory than the same policies run again in the same process. So the first
+        // call runs every (variant, policy) briefly, recorded nowhere, before it measures anything.
+        if (_warmUp && Interlocked.Exchange(ref s_warmedUp, 1) == 0)
+        {
+            foreach (string variant in Variants)
+            {
+                foreach (string policy in Policies)
+                {
+                    var scratch = new PolicyRun(run.Scenario, variant, policy, run.Settings with { Duration = WarmUpEach });
+                    await RunOnceAsync(scratch, observe: false, cancellationToken).ConfigureAwait(false);
+                }
+            }
+        }
+
         await RunOnceAsync(run, observe: true, cancellationToken).ConfigureAwait(false);
     }
 
