@@ -13,8 +13,7 @@ internal static class ScenarioRegistry
         new TooSmallToFailScenario(),
         new ReclaimRecursionScenario(),
         new OomLockDeadlockScenario(),
-        // TRANSACTIONS: scenario 4 goes here, from namespace Headroom.Lab.Scenarios.Transactions:
-        // new Transactions.TransactionsScenario(),
+        new Transactions.TransactionsScenario(),
         new AtomicReserveScenario(),
         new Container.ContainerScenario(),
     ];
