@@ -9,6 +9,7 @@ int threads = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture)
 string[] only = args.Length > 2 ? args[2..] : [];
 var scenario = new TransactionsScenario();
 var settings = new LabSettings(1.0, TimeSpan.FromSeconds(seconds), threads, null, 42);
+await scenario.WarmUpAsync(settings, CancellationToken.None);
 int rounds = Environment.GetEnvironmentVariable("LAB_ROUNDS") is { } r ? int.Parse(r, CultureInfo.InvariantCulture) : 1;
 for (int round = 0; round < rounds; round++)
 foreach (string variant in scenario.Variants.Where(v => Environment.GetEnvironmentVariable("LAB_VARIANT") is not { } only1 || v == only1))
