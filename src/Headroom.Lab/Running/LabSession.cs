@@ -60,6 +60,7 @@ internal static class LabSession
         live.Total = plan.RunCount(request.Repeat);
         foreach ((IScenario scenario, IReadOnlyList<string> policies) in plan.Items)
         {
+            await scenario.WarmUpAsync(request.Settings, cancellationToken).ConfigureAwait(false);
             IReadOnlyList<string?> variants = scenario.Variants.Count == 0 ? [null] : [.. scenario.Variants];
             foreach (string? variant in variants)
             {

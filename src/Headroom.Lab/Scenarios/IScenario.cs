@@ -37,4 +37,10 @@ internal interface IScenario
     /// report and cancels the run's token. Longer than the slowest operation a healthy policy makes.
     /// </summary>
     TimeSpan StallAfter => TimeSpan.FromSeconds(2);
+
+    /// <summary>
+    /// Brings the process to steady state before the runner starts any clock of this scenario (code compiled, heaps
+    /// grown), so that the policy measured first does not pay for it. Called once per scenario; nothing is recorded.
+    /// </summary>
+    Task WarmUpAsync(LabSettings settings, CancellationToken cancellationToken) => Task.CompletedTask;
 }

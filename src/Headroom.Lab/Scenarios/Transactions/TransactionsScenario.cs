@@ -71,23 +71,37 @@ internal sealed class TransactionsScenario : IScenario
     {
         ArgumentNullException.ThrowIfNull(run);
 
-        // The first measured run of a process would pay for the process's warm-up (code compiled and re-compiled by
-        // tier, the GC's budgets and the native heap grown, threads created): measured, the policies run first were
-        // several times slower in ample memory than the same policies run again in the same process. So the first
-        // call runs every (variant, policy) briefly, recorded nowhere, before it measures anything.
-        if (_warmUp && Interlocked.Exchange(ref s_warmedUp, 1) == 0)
+        if (_warmUp)
         {
-            foreach (string variant in Variants)
-            {
-                foreach (string policy in Policies)
-                {
-                    var scratch = new PolicyRun(run.Scenario, variant, policy, run.Settings with { Duration = WarmUpEach });
-                    await RunOnceAsync(scratch, observe: false, cancellationToken).ConfigureAwait(false);
-                }
-            }
+            await WarmUpAsync(run.Settings, cancellationToken).ConfigureAwait(false);
         }
 
         await RunOnceAsync(run, observe: true, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Warms the process up, once: every (variant, policy) runs briefly, recorded nowhere. The first measured run of a
+    /// process would otherwise pay for it (code compiled, the GC's budgets and the native heap grown and faulted in,
+    /// threads created): measured, the policies run first were several times slower in ample memory than the same
+    /// policies run again later in the same process. <see cref="RunAsync"/> calls it; a runner that times RunAsync
+    /// should call it before it starts the clock (it returns at once after the first call).
+    /// </summary>
+    public async Task WarmUpAsync(LabSettings settings, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        if (Interlocked.Exchange(ref s_warmedUp, 1) != 0)
+        {
+            return;
+        }
+
+        foreach (string variant in Variants)
+        {
+            foreach (string policy in Policies)
+            {
+                var scratch = new PolicyRun(Name, variant, policy, settings with { Duration = WarmUpEach });
+                await RunOnceAsync(scratch, observe: false, cancellationToken).ConfigureAwait(false);
+            }
+        }
     }
 
     private async Task RunOnceAsync(PolicyRun run, bool observe, CancellationToken cancellationToken)
