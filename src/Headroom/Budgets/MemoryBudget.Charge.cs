@@ -179,9 +179,9 @@ public sealed partial class MemoryBudget
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private bool TryChargeLevel(long bytes, Floor floor, long ticket)
     {
-        // Nobody overtakes an older waiter queued at this level: arrivals see the queue's count without the lock,
-        // a waker holding the lock compares tickets, and reclaim context jumps the line.
-        if (ticket != Ticket.Jump && (ticket == Ticket.Arrival ? Queue.Count != 0 : Queue.HasOlderThan(ticket)))
+        // Nobody overtakes a waiter of its class (or a deeper one) queued at this level: arrivals read the queue's
+        // counts without the lock, a waker holding the lock compares with the head, and reclaim context jumps the line.
+        if (ticket != Ticket.Jump && Queue.HoldsBack(floor, ticket))
         {
             return false;
         }
