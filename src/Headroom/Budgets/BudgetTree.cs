@@ -117,7 +117,7 @@ internal sealed class BudgetTree
             if (refusedBy is null || QueueAt(head, refusedBy))
             {
                 Leave(head);
-                head.Completion.TrySetResult();
+                head.Complete();
                 granted = true;
             }
         }

@@ -78,22 +78,30 @@ public sealed partial class MemoryBudget
 
     /// <summary>Returns <paramref name="bytes"/> charged to this budget; waiters that now fit are granted, in order.</summary>
     /// <param name="bytes">The size; positive and not above <see cref="Used"/>. Uncharge the budget you charged.</param>
-    /// <exception cref="ArgumentOutOfRangeException">
-    /// <paramref name="bytes"/> is not positive or exceeds <see cref="Committed"/> (which is <see cref="Used"/> while no
-    /// reservation is live at or below this budget); nothing changed.
-    /// </exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="bytes"/> is not positive or exceeds <see cref="Used"/>; nothing changed.</exception>
     /// <remarks>
-    /// Allowed after <see cref="Dispose"/>, so that holders can unwind. The check costs one read of Committed; an
-    /// uncharge above Used but within Committed would take bytes promised to live reservations, and it is not caught.
+    /// Allowed after <see cref="Dispose"/>, so that holders can unwind. The bytes are credited to the consumer current
+    /// on this flow, if any; a charge held as a <see cref="ChargeLease"/> credits the consumer that made it instead.
+    /// The check is exact and costs one read while no reservation is live at or below this budget; while one is, Used
+    /// is read by walking them. It covers this budget only: uncharging a parent for what a child charged is not caught
+    /// (a lease cannot make that mistake).
     /// </remarks>
-    public void Uncharge(long bytes)
+    public void Uncharge(long bytes) => Uncharge(bytes, AllocationContext.Current?.Consumer);
+
+    /// <summary>The uncharge of <see cref="Uncharge(long)"/>, credited to <paramref name="consumer"/>.</summary>
+    internal void Uncharge(long bytes, MemoryConsumer? consumer)
     {
         if (bytes <= 0)
         {
             ThrowNotPositive(bytes);
         }
 
-        // Checked against Committed, the one counter: Used is derived by walking the live reservations, too slow here.
+        // Used is Committed while no reservation is live here: one read. Otherwise Used is read by walking them.
+        if (Volatile.Read(ref _liveReservations) != 0 && ReadUsed(out _) is var used && bytes > used)
+        {
+            ThrowUnchargeTooLarge(bytes, used);
+        }
+
         long committed = Volatile.Read(ref _committed);
         while (true)
         {
@@ -111,9 +119,17 @@ public sealed partial class MemoryBudget
             committed = seen;
         }
 
-        AllocationContext? context = AllocationContext.Current; // read once: each read is a thread-static lookup
-        context?.Consumer?.Attribute(-bytes);
-        Release(Parent, bytes, waiters: Queue.Count != 0, context);
+        consumer?.Attribute(-bytes);
+        Release(Parent, bytes, waiters: Queue.Count != 0, AllocationContext.Current);
+    }
+
+    /// <summary>Counts a reservation that became live (+1) or was disposed (−1) at this budget and every ancestor.</summary>
+    internal void CountLiveReservation(int delta)
+    {
+        for (MemoryBudget? level = this; level is not null; level = level.Parent)
+        {
+            Interlocked.Add(ref level._liveReservations, delta);
+        }
     }
 
     /// <summary>

@@ -73,9 +73,9 @@ public sealed partial class MemoryBudget
         where T : struct, Enum =>
         throw new ArgumentOutOfRangeException(name, value, $"{value} is not a defined {typeof(T).Name}.");
 
-    private void ThrowUnchargeTooLarge(long bytes, long committed) =>
+    private void ThrowUnchargeTooLarge(long bytes, long used) =>
         throw new ArgumentOutOfRangeException(nameof(bytes), bytes,
-            $"Cannot uncharge {bytes} bytes from budget '{Name}': only {Used} bytes are charged to it, and only {committed} are charged or reserved.");
+            $"Cannot uncharge {bytes} bytes from budget '{Name}': only {used} bytes are charged to it (an uncharge may not exceed Used).");
 
     private void ThrowDisposed() =>
         throw new ObjectDisposedException(Name, $"Budget '{Name}' was disposed.");

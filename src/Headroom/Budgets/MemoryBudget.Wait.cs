@@ -16,7 +16,8 @@ public sealed partial class MemoryBudget
             waiter = Tree.NewWaiter(this, bytes, floor, mode, site, admits, jump);
             if (TryGrant(waiter) is not { } refusedBy || BudgetTree.QueueAt(waiter, refusedBy))
             {
-                return Task.CompletedTask;
+                waiter.Complete();
+                return waiter.Completion.Task;
             }
 
             Tree.Park(waiter);
@@ -53,6 +54,7 @@ public sealed partial class MemoryBudget
         if (refusedBy is null && waiter.Admits is { } reservation && !reservation.Admit(waiter.Bytes))
         {
             Undo(waiter.Bytes, refusedBy: null, locked: true); // a growth of a reservation disposed meanwhile: nothing to keep
+            waiter.Rejected = true;
         }
 
         return refusedBy;

@@ -21,6 +21,9 @@ public sealed partial class MemoryBudget : IDisposable
     /// <summary>Used + Reserved: the one counter every grant compare-and-swaps. Reserved is read from the live reservations, and Used derived.</summary>
     private long _committed;
 
+    /// <summary>Live reservations at this budget or below: while none is, Used is Committed, and an uncharge's check is one read.</summary>
+    private int _liveReservations;
+
     private volatile bool _disposed;
 
     /// <summary>Creates a root budget of <paramref name="capacity"/> bytes with default watermarks.</summary>

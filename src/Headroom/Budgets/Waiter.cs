@@ -56,4 +56,20 @@ internal sealed class Waiter
     internal MemoryBudget? QueuedAt { get; set; }
 
     internal CancellationTokenRegistration Registration { get; set; }
+
+    /// <summary>Set by a grant that found the reservation it admits into disposed: the bytes went back, and the wait fails.</summary>
+    internal bool Rejected { get; set; }
+
+    /// <summary>Completes a waiter that left the queue granted: it owns its bytes, unless its reservation was disposed meanwhile.</summary>
+    internal void Complete()
+    {
+        if (Rejected)
+        {
+            Completion.TrySetException(Admits!.DisposedDuringGrowth(Bytes));
+        }
+        else
+        {
+            Completion.TrySetResult();
+        }
+    }
 }

@@ -98,8 +98,7 @@ public sealed partial class MemoryBudget
             }
         }
 
-        into.AdmitOrRelease(bytes);
-        return null;
+        return into.AdmitOrRelease(bytes) ? null : Task.FromException(into.DisposedDuringGrowth(bytes));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

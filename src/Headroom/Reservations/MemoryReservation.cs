@@ -40,6 +40,7 @@ public sealed class MemoryReservation : IDisposable, IAsyncDisposable
         _amount = amount;
         _remaining = amount;
         Budget.Tree.Reservations.Add(this); // from now on Reserved counts it
+        Budget.CountLiveReservation(1);
         Adopted();
     }
 
@@ -213,7 +214,11 @@ public sealed class MemoryReservation : IDisposable, IAsyncDisposable
             return false;
         }
 
-        AdmitOrRelease(bytes);
+        if (!AdmitOrRelease(bytes))
+        {
+            throw DisposedDuringGrowth(bytes);
+        }
+
         return true;
     }
 
@@ -255,6 +260,7 @@ public sealed class MemoryReservation : IDisposable, IAsyncDisposable
             long seen = Interlocked.CompareExchange(ref _remaining, ~remaining, remaining);
             if (seen == remaining)
             {
+                Budget.CountLiveReservation(-1);
                 if (remaining > 0)
                 {
                     Budget.ReleaseReserved(remaining);
@@ -360,6 +366,7 @@ public sealed class MemoryReservation : IDisposable, IAsyncDisposable
             _remaining = bytes; // nobody else sees this reservation before its admission completes
             Volatile.Write(ref _amount, bytes);
             Budget.Tree.Reservations.Add(this);
+            Budget.CountLiveReservation(1);
             return true;
         }
 
@@ -372,14 +379,21 @@ public sealed class MemoryReservation : IDisposable, IAsyncDisposable
         return true;
     }
 
-    /// <summary><see cref="Admit"/> outside the tree's lock: bytes that a reservation disposed meanwhile cannot take go straight back.</summary>
-    internal void AdmitOrRelease(long bytes)
+    /// <summary><see cref="Admit"/> outside the tree's lock: bytes that a reservation disposed meanwhile cannot take go straight back (false).</summary>
+    internal bool AdmitOrRelease(long bytes)
     {
-        if (!Admit(bytes))
+        if (Admit(bytes))
         {
-            Budget.ReleaseReserved(bytes);
+            return true;
         }
+
+        Budget.ReleaseReserved(bytes);
+        return false;
     }
+
+    /// <summary>A growth admitted after the reservation was disposed: the bytes went back, and the caller learns why.</summary>
+    internal ObjectDisposedException DisposedDuringGrowth(long bytes) =>
+        new(nameof(MemoryReservation), $"The reservation on budget '{Budget.Name}' was disposed while it grew by {bytes} bytes; the growth was given back.");
 
     /// <summary>Adopts the reservation into the flow's consumer, if any: reapable by the OOM killer if that consumer is chosen.</summary>
     internal MemoryReservation Adopted()

@@ -120,7 +120,8 @@ public sealed class BudgetModelTests
                 case Op.Charge:
                 {
                     long bytes = Math.Max(1, step.Bytes * tree[b].Capacity / 1_000_000);
-                    bool expected = Fits(b, bytes, SlowFloor(step.Mode, step.Priority));
+                    // The model's waiters are ordinary: they hold back ordinary charges only (FIFO among equal callers).
+                    bool expected = Fits(b, bytes, SlowFloor(step.Mode, step.Priority), heldBack: step.Priority == AllocationPriority.Normal);
                     long[] before = Used();
                     Assert.Equal(expected, budget.TryCharge(bytes, step.Mode, step.Priority));
                     if (expected)
@@ -263,10 +264,11 @@ public sealed class BudgetModelTests
             }
 
             Func<Node, long> floor = SlowFloor(step.Mode, step.Priority);
-            bool ordinary = held.Reservation.Mode == ReservationMode.Watermark && (Fits(b, bytes, n => n.Low) || Fits(b, bytes, floor));
+            bool heldBack = step.Priority == AllocationPriority.Normal;
+            bool ordinary = held.Reservation.Mode == ReservationMode.Watermark && (Fits(b, bytes, n => n.Low) || Fits(b, bytes, floor, heldBack));
             long drawn = ordinary ? 0 : Math.Min(bytes, held.Remaining);
             long excess = ordinary ? 0 : bytes - drawn;
-            bool expected = ordinary || excess == 0 || Fits(b, excess, floor);
+            bool expected = ordinary || excess == 0 || Fits(b, excess, floor, heldBack);
 
             long[] before = Used();
             bool granted = held.Reservation.TryCharge(bytes, step.Mode, step.Priority);
@@ -338,11 +340,11 @@ public sealed class BudgetModelTests
         }
 
         /// <summary>With no reclaim, a charge that does not wait is granted when no level of its path has a waiter and it fits above the slow-path floor everywhere.</summary>
-        private bool Fits(int b, long bytes, Func<Node, long> floor)
+        private bool Fits(int b, long bytes, Func<Node, long> floor, bool heldBack = true)
         {
             for (int i = b; i >= 0; i = tree[i].Parent)
             {
-                if (budgets[i].Queue.Count != 0 || budgets[i].Committed + bytes > tree[i].Capacity - floor(tree[i]))
+                if ((heldBack && budgets[i].Queue.Count != 0) || budgets[i].Committed + bytes > tree[i].Capacity - floor(tree[i]))
                 {
                     return false;
                 }

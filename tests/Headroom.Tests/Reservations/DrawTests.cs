@@ -306,7 +306,7 @@ public sealed class DrawTests
     }
 
     [Fact]
-    public async Task A_growth_granted_after_its_reservation_was_disposed_gives_the_bytes_straight_back_to_the_next_in_line()
+    public async Task A_growth_granted_after_its_reservation_was_disposed_fails_and_gives_the_bytes_straight_back_to_the_next_in_line()
     {
         using MemoryBudget budget = TestBudgets.Small(); // capacity 1000, min 100: admits at most 900
         Assert.True(budget.TryReserve(600, out MemoryReservation? r));
@@ -316,8 +316,9 @@ public sealed class DrawTests
         Assert.False(grow.IsCompleted || follower.IsCompleted);
 
         r.Dispose(); // frees 600: the growth is granted first, finds its reservation disposed, and returns its 200
-        Assert.True(grow.IsCompletedSuccessfully && follower.IsCompletedSuccessfully); // both granted within the release
-        await Task.WhenAll(grow, follower);
+        Assert.True(grow.IsFaulted && follower.IsCompletedSuccessfully); // both decided within the release
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => grow); // a growth of nothing is not reported as a success
+        await follower;
         Assert.Equal((850, 0, 850), (budget.Used, budget.Reserved, budget.Committed));
         Assert.Equal((0, 600), (r.Remaining, r.Amount));
 
