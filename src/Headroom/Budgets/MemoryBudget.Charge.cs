@@ -356,8 +356,11 @@ public sealed partial class MemoryBudget
     }
 
     /// <summary>The exception for a charge that was refused by <paramref name="refusedBy"/>.</summary>
-    internal MemoryAllocationException Refusal(long bytes, AllocationMode mode, string? site, MemoryBudget refusedBy) =>
-        new(bytes, mode, site, GetSnapshot(), refusedBy.GetSnapshot());
+    internal MemoryAllocationException Refusal(long bytes, AllocationMode mode, string? site, MemoryBudget refusedBy)
+    {
+        MemoryBudgetSnapshot here = GetSnapshot(); // each reading may walk the live reservations: once per level
+        return new(bytes, mode, site, here, refusedBy == this ? here : refusedBy.GetSnapshot());
+    }
 
     /// <summary>
     /// Semantics §2 and §3 short of waiting: wake background reclaim, retry at the slow-path floor, then run the

@@ -66,16 +66,18 @@ public sealed partial class MemoryBudget : IDisposable
 
     /// <summary>Gets the bytes charged and not yet uncharged, children's included.</summary>
     /// <remarks>
-    /// <see cref="Committed"/> less <see cref="Reserved"/>. A read walks the live reservations without a lock: exact
-    /// whenever no reservation comes or goes meanwhile; otherwise it may miss one being admitted (Used reads high) or,
-    /// rarely, count one too many (Used reads low). It never reads below zero or above Committed.
+    /// <see cref="Committed"/> less <see cref="Reserved"/>. While no reservation is live at or below this budget it is
+    /// one read. Otherwise a read walks the live reservations without a lock: exact whenever no reservation comes or
+    /// goes meanwhile; else it may miss one being admitted (Used reads high) or, rarely, count one too many (Used
+    /// reads low). It never reads below zero or above Committed.
     /// </remarks>
     public long Used => ReadUsed(out _);
 
     /// <summary>Gets the bytes promised to live reservations and not yet drawn, children's included.</summary>
     /// <remarks>
-    /// The sum of the live reservations' <see cref="MemoryReservation.Remaining"/>: a read walks them, so it is not for
-    /// hot paths, and it is read together with <see cref="Used"/>, as exactly (see there).
+    /// The sum of the live reservations' <see cref="MemoryReservation.Remaining"/>: zero at the cost of one read while
+    /// none is live at or below this budget; otherwise a read walks them, so it is not for hot paths, and it is read
+    /// together with <see cref="Used"/>, as exactly (see there).
     /// </remarks>
     public long Reserved
     {
@@ -151,10 +153,21 @@ public sealed partial class MemoryBudget : IDisposable
     }
 
     /// <summary>
-    /// Disposes the budget and its descendants: further charges throw <see cref="ObjectDisposedException"/>, and so do
-    /// charges waiting on them. Uncharging stays allowed, so that holders can unwind; their bytes still leave every
-    /// ancestor. Disposing twice is harmless.
+    /// Disposes the budget and its descendants. Disposing twice is harmless.
     /// </summary>
+    /// <remarks>
+    /// <list type="bullet">
+    /// <item>New charges, leases, reservations, growths, children, consumers and reclaimers on them throw
+    /// <see cref="ObjectDisposedException"/>, and so do charges and reservations waiting on them; those they held up
+    /// move on.</item>
+    /// <item>What is still charged to them stays charged, here and at every ancestor, until it is uncharged:
+    /// uncharging, disposing a lease and disposing a reservation stay allowed, so that holders can unwind.</item>
+    /// <item>Their reclaimers and consumers stay registered until their registrations are disposed: the memory they
+    /// hold still counts at the ancestors, so reclaim for an ancestor still asks those reclaimers, and the OOM killer
+    /// of an ancestor may still choose those consumers.</item>
+    /// </list>
+    /// Disposing a root also ends its background reclaim and kill timer.
+    /// </remarks>
     public void Dispose()
     {
         lock (Tree.Sync)
@@ -231,6 +244,12 @@ public sealed partial class MemoryBudget : IDisposable
     /// </summary>
     internal long ReadUsed(out long committed)
     {
+        if (Volatile.Read(ref _liveReservations) == 0)
+        {
+            committed = Volatile.Read(ref _committed);
+            return Math.Max(committed, 0); // nothing reserved here or below: Used is Committed, one read
+        }
+
         long reserved;
         int attempts = 0;
         do

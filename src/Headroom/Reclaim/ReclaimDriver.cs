@@ -105,7 +105,8 @@ internal sealed class ReclaimDriver : IReclaimDriver, IDisposable
         var candidates = new List<Shrinker>(all.Length);
         foreach (Shrinker shrinker in all)
         {
-            if (shrinker.Budget.IsWithin(level) && !shrinker.Budget.IsDisposed && shrinker.Eligible(context))
+            // A disposed child's reclaimers stay eligible: what they hold is still charged to its ancestors.
+            if (shrinker.Budget.IsWithin(level) && shrinker.Eligible(context))
             {
                 candidates.Add(shrinker);
             }
