@@ -147,6 +147,7 @@ public sealed partial class MemoryBudget : IDisposable
 
         lock (Tree.Sync)
         {
+            LockOrder.Entered(LockLevel.Tree, Tree.Sync);
             ObjectDisposedException.ThrowIf(_disposed, this);
             var child = new MemoryBudget(this, options, watermarks);
             _children.Add(child);
@@ -174,6 +175,7 @@ public sealed partial class MemoryBudget : IDisposable
     {
         lock (Tree.Sync)
         {
+            LockOrder.Entered(LockLevel.Tree, Tree.Sync);
             if (_disposed)
             {
                 return;
@@ -211,9 +213,13 @@ public sealed partial class MemoryBudget : IDisposable
             if (Parent is null)
             {
                 Tree.Reclaimers.Dispose(); // the background worker and the kill timer end with their root
-                Tree.Oom.Dispose();
                 Tree.Reservations.Close();
             }
+        }
+
+        if (Parent is null)
+        {
+            Tree.Oom.Dispose(); // after the tree's lock, never under it: the killer's lock comes first (LockOrder)
         }
 
         DrainStocks(); // a disposed budget's stocks take nothing more; a root's hold nothing once it is gone

@@ -87,6 +87,7 @@ internal sealed class StockDrain
     {
         lock (_sync)
         {
+            LockOrder.Entered(LockLevel.Leaf, _sync);
             if (!IsOpen)
             {
                 return false;
@@ -116,6 +117,7 @@ internal sealed class StockDrain
     {
         lock (_sync)
         {
+            LockOrder.Entered(LockLevel.Leaf, _sync);
             if (stock.State != StockState.Active)
             {
                 return 0; // a drainer or the owner got there first
