@@ -19,6 +19,7 @@ internal sealed class BackgroundReclaim : IDisposable
     private readonly SemaphoreSlim _signal = new(0);
     private readonly CancellationTokenSource _stop = new();
     private readonly object _start = new();
+    private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Task? _worker;
     private int _signalled;
     private int _running;
@@ -35,6 +36,9 @@ internal sealed class BackgroundReclaim : IDisposable
 
     /// <summary>Gets whether a wake is in flight: the semaphore released, the worker not yet past it.</summary>
     internal bool IsSignalled => Volatile.Read(ref _signalled) != 0;
+
+    /// <summary>Gets a task that completes once the worker has ended after <see cref="Dispose"/> (at once if it never started).</summary>
+    internal Task Stopped => _stopped.Task;
 
     /// <summary>Gets how many passes the worker has run.</summary>
     internal long Passes => Interlocked.Read(ref _passes);
@@ -58,6 +62,15 @@ internal sealed class BackgroundReclaim : IDisposable
     public void Dispose()
     {
         _stop.Cancel();
+        lock (_start)
+        {
+            LockOrder.Entered(LockLevel.Leaf, _start);
+            if (_worker is null)
+            {
+                _worker = Task.CompletedTask; // no worker will start now
+                _stopped.TrySetResult();
+            }
+        }
     }
 
     private void EnsureWorker()
@@ -65,7 +78,8 @@ internal sealed class BackgroundReclaim : IDisposable
         lock (_start)
         {
             LockOrder.Entered(LockLevel.Leaf, _start);
-            _worker ??= Detached.Start(() => Task.Run(WorkAsync));
+            _worker ??= Detached.Start(() => Task.Run(WorkAsync).ContinueWith(
+                static (_, stopped) => ((TaskCompletionSource)stopped!).TrySetResult(), _stopped, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default));
         }
     }
 

@@ -113,7 +113,7 @@ public sealed class StockTests
     public void Charges_served_from_a_childs_stock_respect_the_childs_capacity()
     {
         using MemoryBudget root = TestBudgets.Flat(64 * MiB, "root");
-        using MemoryBudget child = root.CreateChild(TestBudgets.Flat("child", 2 * MiB));
+        using MemoryBudget child = root.CreateChild(TestBudgets.FlatChild("child", 2 * MiB));
         long held = 0;
         while (child.TryCharge(4 * KiB))
         {
