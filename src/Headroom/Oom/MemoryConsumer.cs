@@ -62,6 +62,14 @@ public sealed class MemoryConsumer : IDisposable
     /// <summary>Gets whether it was disposed (unregistered).</summary>
     public bool IsDisposed => Volatile.Read(ref _disposed) != 0;
 
+    private void ThrowIfDisposed()
+    {
+        if (IsDisposed)
+        {
+            throw new ObjectDisposedException(Name, $"Consumer '{Name}' of budget '{Budget.Name}' was disposed.");
+        }
+    }
+
     /// <summary>Registration order, for the newest-first policy.</summary>
     internal long Order { get; }
 
@@ -73,7 +81,7 @@ public sealed class MemoryConsumer : IDisposable
     /// <exception cref="ObjectDisposedException">The consumer was disposed.</exception>
     public AllocationScope Enter()
     {
-        ObjectDisposedException.ThrowIf(IsDisposed, this);
+        ThrowIfDisposed();
         return new AllocationScope(AllocationContext.WithConsumer(this));
     }
 
@@ -86,7 +94,7 @@ public sealed class MemoryConsumer : IDisposable
     public IDisposable RegisterReapable(IMemoryReclaimer reapable)
     {
         ArgumentNullException.ThrowIfNull(reapable);
-        ObjectDisposedException.ThrowIf(IsDisposed, this);
+        ThrowIfDisposed();
         lock (_reapable)
         {
             LockOrder.Entered(LockLevel.Leaf, _reapable);
