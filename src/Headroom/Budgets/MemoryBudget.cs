@@ -44,6 +44,7 @@ public sealed partial class MemoryBudget : IDisposable
         _capacity = options.Capacity;
         Name = options.Name;
         Tree = new BudgetTree(options.TimeProvider, options.Logger ?? NullLogger.Instance, options.CanaryInterval, options.Oom);
+        _poisonFreedBuffers = options.PoisonFreedBuffers;
     }
 
     private MemoryBudget(MemoryBudget parent, MemoryBudgetOptions options, Watermarks watermarks)
@@ -115,7 +116,7 @@ public sealed partial class MemoryBudget : IDisposable
     public MemoryBudgetSnapshot GetSnapshot()
     {
         long used = ReadUsed(out long committed);
-        return new MemoryBudgetSnapshot(Name, _capacity, used, committed - used, Min, Low, High);
+        return new MemoryBudgetSnapshot(Name, _capacity, used, committed - used, Min, Low, High) { Parked = Parked };
     }
 
     /// <summary>Creates a child budget with default watermarks (semantics §8).</summary>
@@ -212,6 +213,11 @@ public sealed partial class MemoryBudget : IDisposable
                 Tree.Oom.Dispose();
                 Tree.Reservations.Close();
             }
+        }
+
+        if (Parent is null)
+        {
+            CloseArena(); // outside the lock: giving parked memory back uncharges, which may wake waiters
         }
 
         static void MarkDisposed(MemoryBudget budget)

@@ -20,6 +20,9 @@ public readonly record struct MemoryBudgetSnapshot(
     long Low,
     long High)
 {
+    /// <summary>Gets the bytes of returned buffers the arena keeps for reuse, part of <see cref="Used"/> (at a root; 0 at a child).</summary>
+    public long Parked { get; init; }
+
     /// <summary>Gets <see cref="Used"/> + <see cref="Reserved"/>: the bytes no ordinary charge may take.</summary>
     public long Committed => Used + Reserved;
 
