@@ -49,16 +49,20 @@ internal sealed class BudgetTree
     internal LinkedList<Waiter> ByAge => _byAge;
 
     /// <summary>Gives a charge that may have to wait its place in line. Caller holds <see cref="Sync"/>.</summary>
-    internal Waiter NewWaiter(MemoryBudget budget, long bytes, Floor floor, AllocationMode mode, string? site, MemoryReservation? admits, bool jump) =>
-        new(budget, bytes, floor, mode, site, admits, jump ? Ticket.Jump : _nextTicket++, TimeProvider.GetTimestamp())
+    internal Waiter NewWaiter(MemoryBudget budget, long bytes, Floor floor, AllocationMode mode, string? site, MemoryReservation? admits, bool jump)
+    {
+        LockOrder.Held(Sync);
+        return new(budget, bytes, floor, mode, site, admits, jump ? Ticket.Jump : _nextTicket++, TimeProvider.GetTimestamp())
         {
             CanaryInterval = SitePolicy(site)?.CanaryInterval ?? Canary.Interval,
             Consumer = AllocationContext.Current?.Consumer?.Name,
         };
+    }
 
     /// <summary>Records a queued waiter as waiting, for the canary. Caller holds <see cref="Sync"/>.</summary>
     internal void Park(Waiter waiter)
     {
+        LockOrder.Held(Sync);
         _byAge.AddLast(waiter.AgeNode);
         Canary.OnWaiting(waiter);
         Reclaim.WakeBackground(waiter.QueuedAt!); // reclaim goes on for it in the background while it waits
@@ -67,6 +71,7 @@ internal sealed class BudgetTree
     /// <summary>The canary's tick: while anyone stalls, background reclaim is asked again for every level with waiters. Caller holds <see cref="Sync"/>.</summary>
     internal void RetryReclaimForWaiters()
     {
+        LockOrder.Held(Sync);
         foreach (Waiter waiter in _byAge)
         {
             if (waiter.QueuedAt is { } level)
@@ -82,6 +87,7 @@ internal sealed class BudgetTree
     /// </summary>
     internal void WakePath(MemoryBudget from)
     {
+        LockOrder.Held(Sync);
         bool granted;
         do
         {
@@ -97,6 +103,7 @@ internal sealed class BudgetTree
     /// <summary>Grants the waiters queued at one level while they fit. Caller holds <see cref="Sync"/>.</summary>
     internal bool WakeLevel(MemoryBudget level)
     {
+        LockOrder.Held(Sync);
         bool granted = false;
         while (level.Queue.Head is { } head)
         {
@@ -132,6 +139,7 @@ internal sealed class BudgetTree
     /// </summary>
     internal static bool QueueAt(Waiter waiter, MemoryBudget refusedBy)
     {
+        LockOrder.Held(waiter.Budget.Tree.Sync);
         while (true)
         {
             refusedBy.Queue.Add(waiter, refusedBy);
@@ -154,6 +162,7 @@ internal sealed class BudgetTree
     /// <summary>Takes a waiter out for good (granted, cancelled or failed). Caller holds <see cref="Sync"/>.</summary>
     internal void Leave(Waiter waiter)
     {
+        LockOrder.Held(Sync);
         _byAge.Remove(waiter.AgeNode);
         waiter.Registration.Unregister(); // not Dispose: that would wait for a running callback, which needs this lock
         if (_byAge.Count == 0)
@@ -167,6 +176,7 @@ internal sealed class BudgetTree
     {
         lock (Sync)
         {
+            LockOrder.Entered(LockLevel.Tree, Sync);
             if (waiter.QueuedAt is not { } level)
             {
                 return; // already granted or failed: the outcome stands

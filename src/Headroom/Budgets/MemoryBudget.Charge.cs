@@ -250,6 +250,7 @@ public sealed partial class MemoryBudget
     {
         lock (Tree.Sync)
         {
+            LockOrder.Entered(LockLevel.Tree, Tree.Sync);
             Tree.WakePath(this);
         }
     }

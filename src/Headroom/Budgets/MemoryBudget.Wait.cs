@@ -12,6 +12,7 @@ public sealed partial class MemoryBudget
         Waiter waiter;
         lock (Tree.Sync)
         {
+            LockOrder.Entered(LockLevel.Tree, Tree.Sync);
             ThrowIfDisposed();
             waiter = Tree.NewWaiter(this, bytes, floor, mode, site, admits, jump);
             if (TryGrant(waiter) is not { } refusedBy || BudgetTree.QueueAt(waiter, refusedBy))
@@ -29,6 +30,7 @@ public sealed partial class MemoryBudget
                 static (state, token) => ((Waiter)state!).Budget.Tree.Cancel((Waiter)state!, token), waiter);
             lock (Tree.Sync)
             {
+                LockOrder.Entered(LockLevel.Tree, Tree.Sync);
                 if (waiter.QueuedAt is null)
                 {
                     registration.Unregister(); // granted, cancelled or failed meanwhile
@@ -50,6 +52,7 @@ public sealed partial class MemoryBudget
     /// </summary>
     internal MemoryBudget? TryGrant(Waiter waiter)
     {
+        LockOrder.Held(Tree.Sync);
         MemoryBudget? refusedBy = TryChargePath(waiter.Bytes, waiter.Floor, waiter.Ticket, locked: true);
         if (refusedBy is null && waiter.Admits is { } reservation && !reservation.Admit(waiter.Bytes))
         {

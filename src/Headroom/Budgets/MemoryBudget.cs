@@ -146,6 +146,7 @@ public sealed partial class MemoryBudget : IDisposable
 
         lock (Tree.Sync)
         {
+            LockOrder.Entered(LockLevel.Tree, Tree.Sync);
             ObjectDisposedException.ThrowIf(_disposed, this);
             var child = new MemoryBudget(this, options, watermarks);
             _children.Add(child);
@@ -173,6 +174,7 @@ public sealed partial class MemoryBudget : IDisposable
     {
         lock (Tree.Sync)
         {
+            LockOrder.Entered(LockLevel.Tree, Tree.Sync);
             if (_disposed)
             {
                 return;
@@ -210,14 +212,17 @@ public sealed partial class MemoryBudget : IDisposable
             if (Parent is null)
             {
                 Tree.Reclaimers.Dispose(); // the background worker and the kill timer end with their root
-                Tree.Oom.Dispose();
                 Tree.Reservations.Close();
             }
         }
 
         if (Parent is null)
         {
+<<<<<<< HEAD
             CloseArena(); // outside the lock: giving parked memory back uncharges, which may wake waiters
+=======
+            Tree.Oom.Dispose(); // after the tree's lock, never under it: the killer's lock comes first (LockOrder)
+>>>>>>> main
         }
 
         static void MarkDisposed(MemoryBudget budget)

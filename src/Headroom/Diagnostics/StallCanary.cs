@@ -62,6 +62,7 @@ internal sealed class StallCanary
         int stalled = 0, waiting;
         lock (_tree.Sync)
         {
+            LockOrder.Entered(LockLevel.Tree, _tree.Sync);
             _tree.RetryReclaimForWaiters();
             TimeProvider clock = _tree.TimeProvider;
             long now = clock.GetTimestamp();

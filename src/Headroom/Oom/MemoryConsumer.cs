@@ -50,6 +50,7 @@ public sealed class MemoryConsumer : IDisposable
         {
             lock (_reservations)
             {
+                LockOrder.Entered(LockLevel.Leaf, _reservations);
                 return _reservations.Sum(r => r.Remaining);
             }
         }
@@ -88,6 +89,7 @@ public sealed class MemoryConsumer : IDisposable
         ObjectDisposedException.ThrowIf(IsDisposed, this);
         lock (_reapable)
         {
+            LockOrder.Entered(LockLevel.Leaf, _reapable);
             _reapable.Add(reapable);
         }
 
@@ -133,6 +135,7 @@ public sealed class MemoryConsumer : IDisposable
     {
         lock (_reservations)
         {
+            LockOrder.Entered(LockLevel.Leaf, _reservations);
             _reservations.RemoveAll(r => r.IsDisposed);
             _reservations.Add(reservation);
         }
@@ -154,6 +157,7 @@ public sealed class MemoryConsumer : IDisposable
         MemoryReservation[] reservations;
         lock (_reservations)
         {
+            LockOrder.Entered(LockLevel.Leaf, _reservations);
             reservations = [.. _reservations];
             _reservations.Clear();
         }
@@ -166,6 +170,7 @@ public sealed class MemoryConsumer : IDisposable
         IMemoryReclaimer[] reapable;
         lock (_reapable)
         {
+            LockOrder.Entered(LockLevel.Leaf, _reapable);
             reapable = [.. _reapable];
         }
 
@@ -200,6 +205,7 @@ public sealed class MemoryConsumer : IDisposable
         {
             lock (consumer._reapable)
             {
+                LockOrder.Entered(LockLevel.Leaf, consumer._reapable);
                 consumer._reapable.Remove(reapable);
             }
         }

@@ -23,6 +23,7 @@ internal sealed class OomKiller
     private MemoryConsumer? _victim;
     private ITimer? _timer;
     private long _lastNobody;
+    private bool _disposed;
 
     internal OomKiller(BudgetTree tree, ILogger logger, OomOptions options)
     {
@@ -51,6 +52,7 @@ internal sealed class OomKiller
         {
             lock (_sync)
             {
+                LockOrder.Entered(LockLevel.Killer, _sync);
                 return _victim;
             }
         }
@@ -60,6 +62,7 @@ internal sealed class OomKiller
     {
         lock (_sync)
         {
+            LockOrder.Entered(LockLevel.Killer, _sync);
             var consumer = new MemoryConsumer(budget, name, oomScoreAdj, cancellation, kill, _registrations++);
             _consumers = [.. _consumers, consumer];
             return consumer;
@@ -70,6 +73,7 @@ internal sealed class OomKiller
     {
         lock (_sync)
         {
+            LockOrder.Entered(LockLevel.Killer, _sync);
             _consumers = [.. _consumers.Where(c => c != consumer)];
         }
 
@@ -86,6 +90,7 @@ internal sealed class OomKiller
     {
         lock (_sync)
         {
+            LockOrder.Entered(LockLevel.Killer, _sync);
             if (_victim == consumer)
             {
                 _victim = null;
@@ -106,12 +111,13 @@ internal sealed class OomKiller
         MemoryConsumer? victim = null;
         lock (_sync)
         {
+            LockOrder.Entered(LockLevel.Killer, _sync);
             if (tryNow())
             {
                 return OomOutcome.Granted;
             }
 
-            if (_victim is not null)
+            if (_victim is not null || _disposed)
             {
                 return OomOutcome.NoKill; // still unwinding, not yet given up on: no second victim (Linux aborts its scan too)
             }
@@ -168,6 +174,8 @@ internal sealed class OomKiller
     {
         lock (_sync)
         {
+            LockOrder.Entered(LockLevel.Killer, _sync);
+            _disposed = true;
             _timer?.Dispose();
             _timer = null;
         }
@@ -178,6 +186,7 @@ internal sealed class OomKiller
     {
         lock (_sync)
         {
+            LockOrder.Entered(LockLevel.Killer, _sync);
             return Choose(level, bytes, dryRun: true);
         }
     }
@@ -264,6 +273,7 @@ internal sealed class OomKiller
         MemoryConsumer? given;
         lock (_sync)
         {
+            LockOrder.Entered(LockLevel.Killer, _sync);
             given = _victim;
             if (given is null)
             {
@@ -280,6 +290,7 @@ internal sealed class OomKiller
         Waiter? oldest;
         lock (_tree.Sync)
         {
+            LockOrder.Entered(LockLevel.Tree, _tree.Sync);
             oldest = _tree.ByAge.First?.Value;
         }
 

@@ -64,6 +64,7 @@ internal sealed class BackgroundReclaim : IDisposable
     {
         lock (_start)
         {
+            LockOrder.Entered(LockLevel.Leaf, _start);
             _worker ??= Detached.Start(() => Task.Run(WorkAsync));
         }
     }

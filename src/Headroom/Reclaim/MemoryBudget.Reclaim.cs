@@ -37,6 +37,7 @@ public sealed partial class MemoryBudget
         long shortfall = High - (_capacity - committed);
         lock (Tree.Sync)
         {
+            LockOrder.Entered(LockLevel.Tree, Tree.Sync);
             if (Queue.Head is { } head)
             {
                 shortfall = Math.Max(shortfall, head.Bytes - (_capacity - FloorBytes(head.Floor) - committed));

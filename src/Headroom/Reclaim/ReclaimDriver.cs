@@ -32,6 +32,7 @@ internal sealed class ReclaimDriver : IReclaimDriver, IDisposable
     {
         lock (_tree.Sync)
         {
+            LockOrder.Entered(LockLevel.Tree, _tree.Sync);
             var shrinker = new Shrinker(budget, reclaimer, options, _registrations++, _tree.TimeProvider, _logger);
             _shrinkers = [.. _shrinkers, shrinker];
             return new Registration(this, shrinker);
@@ -120,6 +121,7 @@ internal sealed class ReclaimDriver : IReclaimDriver, IDisposable
     {
         lock (_tree.Sync)
         {
+            LockOrder.Entered(LockLevel.Tree, _tree.Sync);
             _shrinkers = [.. _shrinkers.Where(s => s != shrinker)];
         }
     }

@@ -65,6 +65,7 @@ internal sealed class Shrinker
 
         lock (_sync)
         {
+            LockOrder.Entered(LockLevel.Leaf, _sync);
             return !_backedOff || _clock.GetTimestamp() >= _backedOffUntil;
         }
     }
@@ -113,6 +114,7 @@ internal sealed class Shrinker
 
         lock (_sync)
         {
+            LockOrder.Entered(LockLevel.Leaf, _sync);
             _backedOff = false;
             _backoff = FirstBackoff;
         }
@@ -171,6 +173,7 @@ internal sealed class Shrinker
     {
         lock (_sync)
         {
+            LockOrder.Entered(LockLevel.Leaf, _sync);
             _backedOff = true;
             _backedOffUntil = _clock.GetTimestamp() + (long)(_backoff.TotalSeconds * _clock.TimestampFrequency);
             _backoff = _backoff * 2 > MaxBackoff ? MaxBackoff : _backoff * 2;

@@ -91,6 +91,7 @@ internal sealed class LiveReservations
 
         lock (_sync)
         {
+            LockOrder.Entered(LockLevel.Leaf, _sync);
             // The writer of an ended thread's list is gone, so pruning it here, under the lock, keeps one writer.
             var kept = new List<ThreadList>(_lists.Length + 1);
             foreach (ThreadList list in _lists)

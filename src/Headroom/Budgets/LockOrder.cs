@@ -1,0 +1,61 @@
+using System.Diagnostics;
+
+namespace Headroom;
+
+/// <summary>
+/// The one lock order of a budget tree. A thread holding a lock takes only locks of a later level:
+/// <list type="number">
+/// <item><see cref="LockLevel.Killer"/>: the OOM killer's lock (<see cref="OomKiller.Sync"/>). Its last try may charge
+/// and undo, and an undo wakes waiters under the tree's lock.</item>
+/// <item><see cref="LockLevel.Tree"/>: the tree's lock (<see cref="BudgetTree.Sync"/>) over every queue, waiter and child
+/// list. Nothing under it takes the killer's lock: a root's dispose stops the killer after leaving it.</item>
+/// <item><see cref="LockLevel.Leaf"/>: every other lock of the library (a shrinker's back-off, a consumer's lists, the
+/// live reservations, the background worker's start). A leaf takes no lock and runs no user code.</item>
+/// </list>
+/// Re-entering a lock already held is allowed. User code (reclaimers, handlers, loggers, cancellation callbacks) runs
+/// under none of them, except the OOM selector, which runs under the killer's lock and so may take the others. Locks of
+/// the library's own reclaimers (<see cref="MemoryCacheReclaimer"/>) are user code's: they come before all three.
+/// </summary>
+internal static class LockOrder
+{
+    /// <summary>The locks this thread entered, with their levels; entries it has since left are pruned on the next check.</summary>
+    [ThreadStatic]
+    private static List<(LockLevel Level, object Sync)>? t_held;
+
+    /// <summary>
+    /// Debug builds: asserts, at the top of a locked region, that this thread holds <paramref name="sync"/> and no lock
+    /// of a level after <paramref name="level"/> (other than <paramref name="sync"/> itself), then records it as held.
+    /// </summary>
+    [Conditional("DEBUG")]
+    internal static void Entered(LockLevel level, object sync)
+    {
+        Debug.Assert(Monitor.IsEntered(sync), "Entered is called inside the lock it names");
+        List<(LockLevel Level, object Sync)> held = t_held ??= [];
+        held.RemoveAll(static h => !Monitor.IsEntered(h.Sync));
+        foreach ((LockLevel heldLevel, object heldSync) in held)
+        {
+            Debug.Assert(
+                ReferenceEquals(heldSync, sync) || heldLevel < level,
+                $"Lock order broken: a {level} lock was taken while this thread holds a {heldLevel} lock (order: Killer, then Tree, then Leaf).");
+        }
+
+        held.Add((level, sync));
+    }
+
+    /// <summary>Debug builds: asserts that the caller holds <paramref name="sync"/>, where a method says "caller holds" it.</summary>
+    [Conditional("DEBUG")]
+    internal static void Held(object sync) => Debug.Assert(Monitor.IsEntered(sync), "The caller must hold this lock.");
+}
+
+/// <summary>The levels of <see cref="LockOrder"/>, earliest first.</summary>
+internal enum LockLevel
+{
+    /// <summary>The OOM killer's lock: taken first.</summary>
+    Killer = 1,
+
+    /// <summary>The tree's lock: after the killer's.</summary>
+    Tree = 2,
+
+    /// <summary>Any other lock of the library: last, and takes nothing.</summary>
+    Leaf = 3,
+}
