@@ -218,11 +218,8 @@ public sealed partial class MemoryBudget : IDisposable
 
         if (Parent is null)
         {
-<<<<<<< HEAD
-            CloseArena(); // outside the lock: giving parked memory back uncharges, which may wake waiters
-=======
             Tree.Oom.Dispose(); // after the tree's lock, never under it: the killer's lock comes first (LockOrder)
->>>>>>> main
+            CloseArena(); // outside the lock: giving parked memory back uncharges, which may wake waiters
         }
 
         static void MarkDisposed(MemoryBudget budget)
