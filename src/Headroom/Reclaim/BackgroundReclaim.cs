@@ -1,4 +1,6 @@
 using System.Collections.Concurrent;
+using Headroom.Diagnostics;
+using Microsoft.Extensions.Logging;
 
 namespace Headroom.Reclaim;
 
@@ -15,6 +17,8 @@ internal sealed class BackgroundReclaim : IDisposable
 
     private readonly ReclaimDriver _driver;
     private readonly TimeProvider _clock;
+    private readonly ILogger _logger;
+    private readonly LogInterval _faultLog;
     private readonly ConcurrentQueue<MemoryBudget> _short = new();
     private readonly SemaphoreSlim _signal = new(0);
     private readonly CancellationTokenSource _stop = new();
@@ -24,10 +28,12 @@ internal sealed class BackgroundReclaim : IDisposable
     private int _running;
     private long _passes;
 
-    internal BackgroundReclaim(ReclaimDriver driver, TimeProvider clock)
+    internal BackgroundReclaim(ReclaimDriver driver, TimeProvider clock, ILogger logger)
     {
         _driver = driver;
         _clock = clock;
+        _logger = logger;
+        _faultLog = new LogInterval(clock);
     }
 
     /// <summary>Gets whether the worker is reclaiming now (false while it sleeps).</summary>
@@ -86,13 +92,7 @@ internal sealed class BackgroundReclaim : IDisposable
             Volatile.Write(ref _signalled, 0);
             while (!_stop.IsCancellationRequested && _short.TryDequeue(out MemoryBudget? level))
             {
-                bool progress = true;
-                long shortfall;
-                while (progress && !_stop.IsCancellationRequested && (shortfall = level.Shortfall()) > 0)
-                {
-                    progress = _driver.Pass(level, shortfall, context: null) > 0;
-                    Interlocked.Increment(ref _passes);
-                }
+                bool progress = ReclaimFor(level);
 
                 level.LeaveBackgroundQueue(_clock, progress ? TimeSpan.Zero : RetryAfterNoProgress);
                 if (level.Shortfall() > 0)
@@ -102,6 +102,34 @@ internal sealed class BackgroundReclaim : IDisposable
             }
 
             Volatile.Write(ref _running, 0);
+        }
+    }
+
+    /// <summary>Reclaims for one level until its shortfall is met or a pass makes no progress; false when it stopped without progress.</summary>
+    private bool ReclaimFor(MemoryBudget level)
+    {
+        try
+        {
+            bool progress = true;
+            long shortfall;
+            while (progress && !_stop.IsCancellationRequested && (shortfall = level.Shortfall()) > 0)
+            {
+                progress = _driver.Pass(level, shortfall, context: null) > 0;
+                Interlocked.Increment(ref _passes);
+            }
+
+            return progress;
+        }
+        catch (Exception e)
+        {
+            // Shrinkers isolate their reclaimers; whatever still escapes (OutOfMemoryException included) must not
+            // end the tree's only worker: the level rests as after a fruitless pass.
+            if (_faultLog.Allows())
+            {
+                Log.BackgroundReclaimFailed(_logger, e, level.Name);
+            }
+
+            return false;
         }
     }
 }

@@ -22,7 +22,7 @@ internal sealed class ReclaimDriver : IReclaimDriver, IDisposable
     {
         _tree = tree;
         _logger = logger;
-        _background = new BackgroundReclaim(this, tree.TimeProvider);
+        _background = new BackgroundReclaim(this, tree.TimeProvider, logger);
     }
 
     internal BackgroundReclaim Background => _background;

@@ -1,4 +1,5 @@
 using Headroom.Diagnostics;
+using Headroom.Reclaim;
 using Microsoft.Extensions.Logging;
 
 namespace Headroom;
@@ -16,6 +17,7 @@ internal sealed class Shrinker
     private readonly object _sync = new();
     private readonly TimeProvider _clock;
     private readonly ILogger _logger;
+    private readonly LogInterval _faultLog;
     private TimeSpan _backoff = FirstBackoff;
     private long _backedOffUntil;
     private bool _backedOff;
@@ -33,6 +35,7 @@ internal sealed class Shrinker
         Order = order;
         _clock = clock;
         _logger = logger;
+        _faultLog = new LogInterval(clock);
     }
 
     internal MemoryBudget Budget { get; }
@@ -77,9 +80,9 @@ internal sealed class Shrinker
         {
             return Math.Max(0, Reclaimer.GetReclaimableBytes());
         }
-        catch (Exception e) when (e is not OutOfMemoryException)
+        catch (Exception e)
         {
-            Fault(e);
+            Fault(e); // any exception, OutOfMemoryException included: it is the reclaimer's, and must not stop reclaim
             return 0;
         }
     }
@@ -100,9 +103,9 @@ internal sealed class Shrinker
             BackOff();
             return (progress.Uncharged, true);
         }
-        catch (Exception e) when (e is not OutOfMemoryException)
+        catch (Exception e)
         {
-            Fault(e);
+            Fault(e); // any exception, OutOfMemoryException included: it is the reclaimer's, and must not stop reclaim
             return (progress.Uncharged, true);
         }
 
@@ -165,7 +168,11 @@ internal sealed class Shrinker
 
     private void Fault(Exception e)
     {
-        Log.ReclaimerFailed(_logger, e, Domain, Budget.Name);
+        if (_faultLog.Allows())
+        {
+            Log.ReclaimerFailed(_logger, e, Domain, Budget.Name);
+        }
+
         BackOff();
     }
 
