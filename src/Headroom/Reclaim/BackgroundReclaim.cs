@@ -7,9 +7,9 @@ namespace Headroom.Reclaim;
 /// <summary>
 /// The tree's kswapd: one worker, started on the first wake, that sleeps on a semaphore until a grant leaves a level
 /// below its low watermark or a charge parks in its queue, then reclaims for that level until its high watermark is
-/// free and its oldest waiter fits. No timer of its own: the canary's tick re-wakes it while somebody stalls. A
-/// pass without progress sends the worker back to sleep and the level is not taken up again for a second, so that a
-/// budget hovering below low with nothing reclaimable does not spin it.
+/// free and its oldest waiter fits. A pass without progress sends the worker back to sleep and the level is not taken
+/// up again for a second, so that a budget hovering below low with nothing reclaimable does not spin it; the retry
+/// timer (on the budget's clock, independent of the canary) takes a resting level that is still short up again then.
 /// </summary>
 internal sealed class BackgroundReclaim : IDisposable
 {
@@ -22,6 +22,7 @@ internal sealed class BackgroundReclaim : IDisposable
     private readonly ConcurrentQueue<MemoryBudget> _short = new();
     private readonly SemaphoreSlim _signal = new(0);
     private readonly CancellationTokenSource _stop = new();
+    private readonly RetryTimer _retry;
     private readonly object _start = new();
     private Task? _worker;
     private int _signalled;
@@ -34,6 +35,7 @@ internal sealed class BackgroundReclaim : IDisposable
         _clock = clock;
         _logger = logger;
         _faultLog = new LogInterval(clock);
+        _retry = new RetryTimer(clock, RetryAfterNoProgress, Wake);
     }
 
     /// <summary>Gets whether the worker is reclaiming now (false while it sleeps).</summary>
@@ -64,6 +66,7 @@ internal sealed class BackgroundReclaim : IDisposable
     public void Dispose()
     {
         _stop.Cancel();
+        _retry.Dispose();
     }
 
     private void EnsureWorker()
@@ -97,7 +100,14 @@ internal sealed class BackgroundReclaim : IDisposable
                 level.LeaveBackgroundQueue(_clock, progress ? TimeSpan.Zero : RetryAfterNoProgress);
                 if (level.Shortfall() > 0)
                 {
-                    Wake(level); // a waiter that parked while the level was still queued had its own wake refused
+                    if (progress)
+                    {
+                        Wake(level); // a waiter that parked while the level was still queued had its own wake refused
+                    }
+                    else
+                    {
+                        _retry.Add(level); // resting: taken up again when the rest is over, canary or not
+                    }
                 }
             }
 

@@ -59,6 +59,37 @@ public sealed class BackgroundSurvivalTests
         TestBudgets.AssertEmpty(budget);
     }
 
+    [Fact]
+    public async Task A_waiter_behind_a_fruitless_pass_is_retried_on_the_budgets_clock_with_the_canary_off()
+    {
+        using MemoryBudget budget = new(new MemoryBudgetOptions
+        {
+            Name = "retry",
+            Capacity = 1000,
+            MinWatermark = 0,
+            LowWatermark = 0,
+            HighWatermark = 0,
+            CanaryInterval = Timeout.InfiniteTimeSpan,
+            TimeProvider = _clock,
+        });
+        var cache = new PinnedCache(new TestCache(budget, 1000)) { Pinned = true };
+        using IDisposable registration = budget.RegisterReclaimer(cache, new ReclaimerOptions { Domain = "pinned", Timeout = Timeout.InfiniteTimeSpan });
+        Headroom.Reclaim.BackgroundReclaim worker = budget.Tree.Reclaimers.Background;
+
+        Task charge = budget.ChargeAsync(100, AllocationMode.NoFail).AsTask(); // nothing reclaimable, no victim: it parks
+        await Until(() => worker.Passes >= 1 && !worker.IsRunning); // the worker's pass found nothing: the level rests
+        Assert.False(charge.IsCompleted);
+
+        cache.Pinned = false; // now the cache could give, but no charge or uncharge happens to wake anyone
+        _clock.Advance(TimeSpan.FromSeconds(1));
+        await charge.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal(900, cache.Inner.Cached); // the independent ledger: exactly what the waiter needed was freed
+
+        budget.Uncharge(100);
+        cache.Inner.Drop();
+        TestBudgets.AssertEmpty(budget);
+    }
+
     internal static async Task Until(Func<bool> condition)
     {
         for (int i = 0; i < 1000 && !condition(); i++)
@@ -67,5 +98,17 @@ public sealed class BackgroundSurvivalTests
         }
 
         Assert.True(condition(), "background reclaim did not get there within 10 s");
+    }
+
+    /// <summary>A cache that hides what it holds while pinned.</summary>
+    private sealed class PinnedCache(TestCache inner) : IMemoryReclaimer
+    {
+        internal TestCache Inner => inner;
+
+        internal volatile bool Pinned;
+
+        public long GetReclaimableBytes() => Pinned ? 0 : inner.GetReclaimableBytes();
+
+        public ReclaimResult Reclaim(long target, CancellationToken cancellationToken) => Pinned ? default : inner.Reclaim(target, cancellationToken);
     }
 }
