@@ -388,7 +388,13 @@ public sealed partial class MemoryBudget
 
             long freed = reclaim.ReclaimDirect(refused, bytes - Math.Max(room, 0));
             MemoryBudget? again = TryChargePath(bytes, floor, Ticket.Arrival, locked: false);
-            if (again is null || mode == AllocationMode.MayFail)
+            if (again is null)
+            {
+                return null;
+            }
+
+            cancellationToken.ThrowIfCancellationRequested(); // cancelled during reclaim: the caller's cancellation, not a refusal
+            if (mode == AllocationMode.MayFail)
             {
                 return again;
             }
@@ -402,6 +408,7 @@ public sealed partial class MemoryBudget
             refused = again;
         }
 
+        cancellationToken.ThrowIfCancellationRequested();
         return refused;
     }
 
