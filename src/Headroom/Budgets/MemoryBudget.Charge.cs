@@ -386,7 +386,7 @@ public sealed partial class MemoryBudget
                 return refused; // even freeing everything reclaimable could not satisfy it
             }
 
-            long freed = reclaim.ReclaimDirect(refused, bytes - Math.Max(room, 0));
+            long freed = reclaim.ReclaimDirect(refused, bytes - Math.Max(room, 0), cancellationToken);
             MemoryBudget? again = TryChargePath(bytes, floor, Ticket.Arrival, locked: false);
             if (again is null)
             {
