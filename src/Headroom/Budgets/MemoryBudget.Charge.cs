@@ -410,9 +410,15 @@ public sealed partial class MemoryBudget
                 return refused; // even freeing everything reclaimable could not satisfy it
             }
 
-            long freed = reclaim.ReclaimDirect(refused, bytes - Math.Max(room, 0));
+            long freed = reclaim.ReclaimDirect(refused, bytes - Math.Max(room, 0), cancellationToken);
             MemoryBudget? again = TryChargePath(bytes, floor, Ticket.Arrival, locked: false);
-            if (again is null || mode == AllocationMode.MayFail)
+            if (again is null)
+            {
+                return null;
+            }
+
+            cancellationToken.ThrowIfCancellationRequested(); // cancelled during reclaim: the caller's cancellation, not a refusal
+            if (mode == AllocationMode.MayFail)
             {
                 return again;
             }
@@ -426,6 +432,7 @@ public sealed partial class MemoryBudget
             refused = again;
         }
 
+        cancellationToken.ThrowIfCancellationRequested();
         return refused;
     }
 
