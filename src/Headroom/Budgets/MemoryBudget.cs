@@ -44,6 +44,7 @@ public sealed partial class MemoryBudget : IDisposable
         _capacity = options.Capacity;
         Name = options.Name;
         Tree = new BudgetTree(options.TimeProvider, options.Logger ?? NullLogger.Instance, options.CanaryInterval, options.Oom);
+        _poisonFreedBuffers = options.PoisonFreedBuffers;
     }
 
     private MemoryBudget(MemoryBudget parent, MemoryBudgetOptions options, Watermarks watermarks)
@@ -117,7 +118,10 @@ public sealed partial class MemoryBudget : IDisposable
     public MemoryBudgetSnapshot GetSnapshot()
     {
         long used = ReadUsed(out long committed, out long stocked);
-        return new MemoryBudgetSnapshot(Name, _capacity, used, Math.Max(committed - used - stocked, 0), Min, Low, High, stocked);
+        return new MemoryBudgetSnapshot(Name, _capacity, used, Math.Max(committed - used - stocked, 0), Min, Low, High, stocked)
+        {
+            Parked = Parked,
+        };
     }
 
     /// <summary>Creates a child budget with default watermarks (semantics §8).</summary>
@@ -220,6 +224,7 @@ public sealed partial class MemoryBudget : IDisposable
         if (Parent is null)
         {
             Tree.Oom.Dispose(); // after the tree's lock, never under it: the killer's lock comes first (LockOrder)
+            CloseArena(); // outside the lock: giving parked memory back uncharges, which may wake waiters
         }
 
         DrainStocks(); // a disposed budget's stocks take nothing more; a root's hold nothing once it is gone

@@ -22,6 +22,9 @@ public readonly record struct MemoryBudgetSnapshot(
     long High,
     long Stocked = 0)
 {
+    /// <summary>Gets the bytes of returned buffers the arena keeps for reuse, part of <see cref="Used"/> (at a root; 0 at a child).</summary>
+    public long Parked { get; init; }
+
     /// <summary>Gets <see cref="Used"/> + <see cref="Reserved"/> + <see cref="Stocked"/>: the bytes no ordinary charge may take.</summary>
     public long Committed => Used + Reserved + Stocked;
 
