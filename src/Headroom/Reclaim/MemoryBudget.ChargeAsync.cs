@@ -20,19 +20,34 @@ public sealed partial class MemoryBudget
         }
 
         MemoryBudget? refusedBy = TryChargePath(bytes, Floor.Low, Ticket.Arrival, locked: false);
-        return refusedBy is null ? default : ChargeSlowAsync(bytes, mode, priority, site, refusedBy, cancellationToken);
+        if (refusedBy is null)
+        {
+            return default;
+        }
+
+        // Decided without yielding (no reclaimer awaited): the caller gets the waiter's own task, completed by its waker
+        // within the release that grants it, exactly as on the synchronous path.
+        ValueTask<ChargeOutcome> decided = ChargeSlowAsync(bytes, mode, priority, site, refusedBy, cancellationToken);
+#pragma warning disable RS0030 // read only once completed: nothing blocks
+        return decided.IsCompletedSuccessfully ? decided.Result.AsValueTask(this, bytes, mode, site) : AwaitDecided(decided, bytes, mode, site);
+#pragma warning restore RS0030
     }
 
-    /// <summary>The asynchronous twin of <see cref="ChargeSlow"/>.</summary>
-    private async ValueTask ChargeSlowAsync(long bytes, AllocationMode mode, AllocationPriority priority, string? site, MemoryBudget refusedBy, CancellationToken cancellationToken)
+    private async ValueTask AwaitDecided(ValueTask<ChargeOutcome> decided, long bytes, AllocationMode mode, string? site)
     {
-        ChargeOutcome outcome;
+        ChargeOutcome outcome = await decided.ConfigureAwait(false);
+        await outcome.AsValueTask(this, bytes, mode, site).ConfigureAwait(false);
+    }
+
+    /// <summary>The asynchronous twin of <see cref="ChargeSlow"/>: what the slow path decided, once direct reclaim was awaited.</summary>
+    private async ValueTask<ChargeOutcome> ChargeSlowAsync(long bytes, AllocationMode mode, AllocationPriority priority, string? site, MemoryBudget refusedBy, CancellationToken cancellationToken)
+    {
         MemoryBudget? drainedRefusal = refusedBy;
         using (SuspendStocks(bytes, Floor.Low, Ticket.Arrival, ref drainedRefusal)) // until it decides (semantics §1); not bound to a thread
         {
             if (drainedRefusal is null)
             {
-                return;
+                return default;
             }
 
             SitePolicy? policy = Tree.SitePolicy(site);
@@ -44,10 +59,8 @@ public sealed partial class MemoryBudget
             }
 
             MemoryBudget? refused = await ChargeWithoutWaitingAsync(bytes, effective, floor, refusedBy, policy?.MaxRetries ?? MaxReclaimRetries, cancellationToken).ConfigureAwait(false);
-            outcome = AfterDirectReclaim(bytes, mode, effective, floor, policy, site, refused, cancellationToken);
+            return AfterDirectReclaim(bytes, mode, effective, floor, policy, site, refused, cancellationToken);
         }
-
-        await outcome.AsValueTask(this, bytes, mode, site).ConfigureAwait(false);
     }
 
     /// <summary>The asynchronous twin of <see cref="ChargeWithoutWaiting"/>: each pass is awaited.</summary>
