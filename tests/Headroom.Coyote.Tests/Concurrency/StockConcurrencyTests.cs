@@ -23,7 +23,7 @@ public sealed class StockConcurrencyTests(ITestOutputHelper output)
     [Fact]
     public void Owners_using_their_stocks_and_a_charge_that_drains_them_lose_no_byte()
     {
-        Explore(output, iterations: 1000, maxSteps: 50_000, body: async () =>
+        ExploreDetached(output, iterations: 1000, maxSteps: 50_000, body: async () =>
         {
             MemoryBudget budget = NewBudget(capacity: 16 * MiB);
 
@@ -61,7 +61,7 @@ public sealed class StockConcurrencyTests(ITestOutputHelper output)
     [Fact]
     public void A_refusal_after_a_drain_is_exact_accountings()
     {
-        Explore(output, iterations: 1000, maxSteps: 50_000, body: async () =>
+        ExploreDetached(output, iterations: 1000, maxSteps: 50_000, body: async () =>
         {
             MemoryBudget budget = NewBudget(capacity: 16 * MiB);
             bool holding = false;
