@@ -122,6 +122,7 @@ internal static class PolicyRunner
         long usedAtEnd = 0, reservedAtEnd = 0;
         foreach (MemoryBudget budget in run.Watched)
         {
+            budget.TrimParked(); // buffers the arena keeps for reuse are charged to the root; at the end they are no leak
             usedAtEnd += budget.Used;
             reservedAtEnd += budget.Reserved;
         }
