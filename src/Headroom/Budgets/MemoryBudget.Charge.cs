@@ -66,6 +66,11 @@ public sealed partial class MemoryBudget
             return ValueTask.FromCanceled(cancellationToken);
         }
 
+        if (mode != AllocationMode.NoWait && AllocationContext.Current is null)
+        {
+            return ChargeOrdinaryAsync(bytes, mode, priority, site, cancellationToken); // direct reclaim awaited, not run on this thread
+        }
+
         try
         {
             return ChargeCore(bytes, mode, priority, site, cancellationToken).AsValueTask(this, bytes, mode, site);
@@ -353,6 +358,12 @@ public sealed partial class MemoryBudget
         }
 
         MemoryBudget? refused = ChargeWithoutWaiting(bytes, effective, floor, refusedBy, policy?.MaxRetries ?? MaxReclaimRetries, cancellationToken);
+        return AfterDirectReclaim(bytes, mode, effective, floor, policy, site, refused, cancellationToken);
+    }
+
+    /// <summary>The slow path once direct reclaim is done (<paramref name="refused"/> null: granted): refused, or for NoFail the OOM killer and the wait.</summary>
+    private ChargeOutcome AfterDirectReclaim(long bytes, AllocationMode mode, AllocationMode effective, Floor floor, SitePolicy? policy, string? site, MemoryBudget? refused, CancellationToken cancellationToken)
+    {
         if (refused is null)
         {
             return default;
@@ -400,7 +411,7 @@ public sealed partial class MemoryBudget
 
         IReclaimDriver reclaim = Tree.Reclaim;
         int passesWithoutProgress = 0;
-        while (!cancellationToken.IsCancellationRequested)
+        for (int pass = 0; pass < MaxDirectReclaimPasses && !cancellationToken.IsCancellationRequested; pass++)
         {
             long room = refused._capacity - refused.FloorBytes(floor) - refused.Committed;
             if (mode != AllocationMode.MayFail && room + reclaim.Reclaimable(refused) < bytes)
