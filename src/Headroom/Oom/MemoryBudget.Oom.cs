@@ -61,17 +61,4 @@ public sealed partial class MemoryBudget
         ThrowIfDisposed();
         return Tree.Oom.Register(this, name, oomScoreAdj, cancellation, kill);
     }
-
-    /// <summary>
-    /// A NoFail charge or a reservation found no progress possible at <paramref name="refusedBy"/>: the OOM killer takes
-    /// a last look at <paramref name="floor"/>, and after a kill the request tries once more at <paramref name="afterKill"/>.
-    /// True when granted.
-    /// </summary>
-    private bool TryAfterOom(long bytes, MemoryBudget refusedBy, Floor floor, Floor afterKill) =>
-        Tree.Oom.OutOfMemory(refusedBy, bytes, () => TryChargePath(bytes, floor, Ticket.Arrival, locked: false) is null) switch
-        {
-            OomOutcome.Granted => true,
-            OomOutcome.Killed => TryChargePath(bytes, afterKill, Ticket.Arrival, locked: false) is null,
-            _ => false,
-        };
 }
