@@ -13,6 +13,11 @@ internal static class QuickCases
     [
         new("try-charge+uncharge 4KiB", 1, CheckedCas, ChargeUncharge4KiB, CasAddSub(FourKiB)),
         new("try-charge+uncharge 4KiB", 2, CheckedCas, ChargeUncharge4KiB, CasAddSub(FourKiB)),
+
+        // The row above goes through per-thread stocks (a 1 GiB budget has them); this one is the exact path, in a
+        // budget just below the 1 MiB where stocks begin, for the cost the stocks take away.
+        new("try-charge+uncharge 4KiB, exact (no stocks)", 1, CheckedCas, ExactChargeUncharge4KiB, CasAddSub(FourKiB)),
+        new("try-charge+uncharge 4KiB, exact (no stocks)", 2, CheckedCas, ExactChargeUncharge4KiB, CasAddSub(FourKiB)),
         new("reserve+dispose 256KiB", 1, CheckedCas, ReserveDispose256KiB, CasAddSub(QuarterMiB)),
         new("reserve+dispose 256KiB", 2, CheckedCas, ReserveDispose256KiB, CasAddSub(QuarterMiB)),
         new("reserve+dispose 256KiB", 1, Pooled, ReserveDispose256KiB, PooledRentReturn),
@@ -31,6 +36,13 @@ internal static class QuickCases
     private static RoundBody ChargeUncharge4KiB()
     {
         var budget = new MemoryBudget(GiB);
+        return n => Loops.TryChargeUncharge(budget, FourKiB, n);
+    }
+
+    /// <remarks>Watermarks at zero, so that two threads' 4 KiB never meet the low watermark of a budget this small.</remarks>
+    private static RoundBody ExactChargeUncharge4KiB()
+    {
+        var budget = new MemoryBudget(new MemoryBudgetOptions { Capacity = (1L << 20) - 1, MinWatermark = 0, LowWatermark = 0, HighWatermark = 0 });
         return n => Loops.TryChargeUncharge(budget, FourKiB, n);
     }
 

@@ -36,7 +36,7 @@ internal sealed class FakeReclaim : IReclaimDriver
 
     public void WakeBackground(MemoryBudget level) => BackgroundWakes.Add(level);
 
-    public long ReclaimDirect(MemoryBudget level, long target)
+    public long ReclaimDirect(MemoryBudget level, long target, CancellationToken cancellationToken)
     {
         Passes++;
         long freed = Math.Min(Math.Min(target, PerPass), Cached);

@@ -27,11 +27,13 @@ internal static class TestBudgets
         CanaryInterval = Timeout.InfiniteTimeSpan,
     };
 
-    /// <summary>Every test that charges ends here: nothing held, nothing queued.</summary>
+    /// <summary>Every test that charges ends here: after a drain of the stocks, nothing held, nothing stocked, nothing queued.</summary>
     internal static void AssertEmpty(params MemoryBudget[] budgets)
     {
         foreach (MemoryBudget budget in budgets)
         {
+            budget.DrainStocks();
+            Assert.Equal(0, budget.Stocked);
             Assert.Equal(0, budget.Used);
             Assert.Equal(0, budget.Reserved);
             Assert.Equal(0, budget.Queue.Count);

@@ -42,6 +42,9 @@ internal sealed class BudgetTree
     /// <summary>The tree's live reservations: what Reserved is read from.</summary>
     internal LiveReservations Reservations { get; } = new();
 
+    /// <summary>The tree's per-thread stocks and their drain (semantics §1).</summary>
+    internal Stocks.StockDrain Stocks { get; } = new();
+
     /// <summary>The seam through which charges ask for reclaim: <see cref="Reclaimers"/>, or a stand-in in tests.</summary>
     internal IReclaimDriver Reclaim { get; set; }
 
@@ -64,6 +67,7 @@ internal sealed class BudgetTree
     {
         LockOrder.Held(Sync);
         _byAge.AddLast(waiter.AgeNode);
+        Stocks.OnParked(); // nobody stocks while anyone waits
         Canary.OnWaiting(waiter);
         Reclaim.WakeBackground(waiter.QueuedAt!); // reclaim goes on for it in the background while it waits
     }
@@ -182,6 +186,7 @@ internal sealed class BudgetTree
     {
         LockOrder.Held(Sync);
         _byAge.Remove(waiter.AgeNode);
+        Stocks.OnLeft();
         waiter.Registration.Unregister(); // not Dispose: that would wait for a running callback, which needs this lock
         if (_byAge.Count == 0)
         {

@@ -102,6 +102,13 @@ public sealed partial class MemoryBudget
             ThrowUnchargeTooLarge(bytes, used);
         }
 
+        if (Stocks.Stock.TryUncharge(this, bytes))
+        {
+            consumer?.Attribute(-bytes);
+            return; // into this thread's stock (semantics §1)
+        }
+
+        DrainIfUnchargeExceedsUsed(bytes);
         long committed = Volatile.Read(ref _committed);
         while (true)
         {
@@ -293,6 +300,7 @@ public sealed partial class MemoryBudget
         if (context.Reclaiming is { IsOpen: true } progress)
         {
             MemoryBudget? refusedBy = TryChargePath(bytes, Floor.None, Ticket.Jump, locked: false);
+            using Stocks.StockSuspension stocks = refusedBy is null ? default : SuspendStocks(bytes, Floor.None, Ticket.Jump, ref refusedBy);
             if (refusedBy is null)
             {
                 progress.Add(-bytes); // progress is what the reclaimer gives back net of what it takes
@@ -312,6 +320,11 @@ public sealed partial class MemoryBudget
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal ChargeOutcome ChargeOrdinary(long bytes, AllocationMode mode, AllocationPriority priority, string? site, CancellationToken cancellationToken)
     {
+        if (Stocks.Stock.TryCharge(this, bytes))
+        {
+            return default; // from this thread's stock (semantics §1)
+        }
+
         MemoryBudget? refusedBy = TryChargePath(bytes, Floor.Low, Ticket.Arrival, locked: false);
         return refusedBy is null ? default : ChargeSlow(bytes, mode, priority, site, refusedBy, cancellationToken);
     }
@@ -322,6 +335,13 @@ public sealed partial class MemoryBudget
     /// </summary>
     internal ChargeOutcome ChargeSlow(long bytes, AllocationMode mode, AllocationPriority priority, string? site, MemoryBudget refusedBy, CancellationToken cancellationToken)
     {
+        MemoryBudget? drainedRefusal = refusedBy;
+        using Stocks.StockSuspension stocks = SuspendStocks(bytes, Floor.Low, Ticket.Arrival, ref drainedRefusal); // until it decides (semantics §1)
+        if (drainedRefusal is null)
+        {
+            return default;
+        }
+
         SitePolicy? policy = Tree.SitePolicy(site);
         AllocationMode effective = policy?.Apply(mode) ?? mode;
         Floor floor = SlowFloor(effective, priority);
@@ -381,9 +401,15 @@ public sealed partial class MemoryBudget
                 return refused; // even freeing everything reclaimable could not satisfy it
             }
 
-            long freed = reclaim.ReclaimDirect(refused, bytes - Math.Max(room, 0));
+            long freed = reclaim.ReclaimDirect(refused, bytes - Math.Max(room, 0), cancellationToken);
             MemoryBudget? again = TryChargePath(bytes, floor, Ticket.Arrival, locked: false);
-            if (again is null || mode == AllocationMode.MayFail)
+            if (again is null)
+            {
+                return null;
+            }
+
+            cancellationToken.ThrowIfCancellationRequested(); // cancelled during reclaim: the caller's cancellation, not a refusal
+            if (mode == AllocationMode.MayFail)
             {
                 return again;
             }
@@ -397,6 +423,7 @@ public sealed partial class MemoryBudget
             refused = again;
         }
 
+        cancellationToken.ThrowIfCancellationRequested();
         return refused;
     }
 

@@ -9,7 +9,7 @@ namespace Headroom;
 /// </summary>
 /// <remarks>
 /// Budgets form a tree: a charge at a child must fit at the child and at every ancestor, and a parent's counters
-/// include its children's. Invariant I1 holds at every level at every instant: <c>Used + Reserved ≤ Capacity</c>.
+/// include its children's. Invariant I1 holds at every level at every instant: <c>Used + Reserved + Stocked ≤ Capacity</c>.
 /// </remarks>
 [DebuggerDisplay("{GetSnapshot(),nq}")]
 public sealed partial class MemoryBudget : IDisposable
@@ -18,7 +18,7 @@ public sealed partial class MemoryBudget : IDisposable
     private readonly Watermarks _watermarks;
     private readonly List<MemoryBudget> _children = []; // guarded by Tree.Sync
 
-    /// <summary>Used + Reserved: the one counter every grant compare-and-swaps. Reserved is read from the live reservations, and Used derived.</summary>
+    /// <summary>Used + Reserved + Stocked: the one counter every grant not served from a stock compare-and-swaps. Reserved is read from the live reservations, and Used derived.</summary>
     private long _committed;
 
     /// <summary>Live reservations at this budget or below: while none is, Used is Committed, and an uncharge's check is one read.</summary>
@@ -44,6 +44,7 @@ public sealed partial class MemoryBudget : IDisposable
         _capacity = options.Capacity;
         Name = options.Name;
         Tree = new BudgetTree(options.TimeProvider, options.Logger ?? NullLogger.Instance, options.CanaryInterval, options.Oom);
+        _poisonFreedBuffers = options.PoisonFreedBuffers;
     }
 
     private MemoryBudget(MemoryBudget parent, MemoryBudgetOptions options, Watermarks watermarks)
@@ -69,7 +70,9 @@ public sealed partial class MemoryBudget : IDisposable
     /// <see cref="Committed"/> less <see cref="Reserved"/>. While no reservation is live at or below this budget it is
     /// one read. Otherwise a read walks the live reservations without a lock: exact whenever no reservation comes or
     /// goes meanwhile; else it may miss one being admitted (Used reads high) or, rarely, count one too many (Used
-    /// reads low). It never reads below zero or above Committed.
+    /// reads low). It never reads below zero or above Committed. While per-thread stocks hold bytes (see
+    /// <see cref="Stocked"/>), charges and uncharges served by them move Used without a shared write, so a reading from
+    /// another thread may lag by at most Stocked; at quiescence it is exact.
     /// </remarks>
     public long Used => ReadUsed(out _);
 
@@ -83,15 +86,15 @@ public sealed partial class MemoryBudget : IDisposable
     {
         get
         {
-            long used = ReadUsed(out long committed);
-            return Math.Max(committed - used, 0);
+            long used = ReadUsed(out long committed, out long stocked);
+            return Math.Max(committed - used - stocked, 0);
         }
     }
 
-    /// <summary>Gets <see cref="Used"/> + <see cref="Reserved"/>: what ordinary charges cannot take.</summary>
+    /// <summary>Gets <see cref="Used"/> + <see cref="Reserved"/> + <see cref="Stocked"/>: what ordinary charges cannot take.</summary>
     public long Committed => Volatile.Read(ref _committed);
 
-    /// <summary>Gets <see cref="Capacity"/> − <see cref="Used"/>.</summary>
+    /// <summary>Gets <see cref="Capacity"/> − <see cref="Used"/>; like Used, it may lag by at most <see cref="Stocked"/>.</summary>
     public long Free => _capacity - Used;
 
     /// <summary>Gets the min watermark: free bytes that only urgent callers may take.</summary>
@@ -114,8 +117,11 @@ public sealed partial class MemoryBudget : IDisposable
     /// <summary>Reads every counter of this budget.</summary>
     public MemoryBudgetSnapshot GetSnapshot()
     {
-        long used = ReadUsed(out long committed);
-        return new MemoryBudgetSnapshot(Name, _capacity, used, committed - used, Min, Low, High);
+        long used = ReadUsed(out long committed, out long stocked);
+        return new MemoryBudgetSnapshot(Name, _capacity, used, Math.Max(committed - used - stocked, 0), Min, Low, High, stocked)
+        {
+            Parked = Parked,
+        };
     }
 
     /// <summary>Creates a child budget with default watermarks (semantics §8).</summary>
@@ -221,7 +227,10 @@ public sealed partial class MemoryBudget : IDisposable
         if (Parent is null)
         {
             Tree.Oom.Dispose(); // after the tree's lock, never under it: the killer's lock comes first (LockOrder)
+            CloseArena(); // outside the lock: giving parked memory back uncharges, which may wake waiters
         }
+
+        DrainStocks(); // a disposed budget's stocks take nothing more; a root's hold nothing once it is gone
 
         static void MarkDisposed(MemoryBudget budget)
         {
@@ -251,7 +260,17 @@ public sealed partial class MemoryBudget : IDisposable
     /// moves it) is tried again a few times, then taken as it is, so that a busy budget cannot starve a reader; every
     /// reading is clamped into 0 ≤ Used ≤ Committed. Exact whenever no reservation comes or goes.
     /// </summary>
-    internal long ReadUsed(out long committed)
+    internal long ReadUsed(out long committed) => ReadUsed(out committed, out _);
+
+    /// <summary><see cref="ReadUsed(out long)"/>, less the bytes stocked here or below (<paramref name="stocked"/>; 0 at the cost of one read while no stock is registered).</summary>
+    internal long ReadUsed(out long committed, out long stocked)
+    {
+        long used = ReadUsedAndStocked(out committed);
+        stocked = Tree.Stocks.Any ? Math.Min(Tree.Stocks.Within(this), used) : 0;
+        return used - stocked;
+    }
+
+    private long ReadUsedAndStocked(out long committed)
     {
         if (Volatile.Read(ref _liveReservations) == 0)
         {

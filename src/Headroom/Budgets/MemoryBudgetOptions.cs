@@ -62,6 +62,13 @@ public sealed class MemoryBudgetOptions
     /// <summary>Gets or sets the OOM killer's policy and kill timeout. Children use their root's.</summary>
     public OomOptions Oom { get; set; } = new();
 
+    /// <summary>
+    /// Gets or sets whether returned buffers are filled with a poison pattern that the next rent checks, so that a write
+    /// after dispose is caught (an <see cref="InvalidOperationException"/> from that rent). For tests: it costs a fill
+    /// and a scan per reuse. A root's setting holds for its tree.
+    /// </summary>
+    public bool PoisonFreedBuffers { get; set; }
+
     /// <summary>A shallow copy, for factories that set the capacity without changing the caller's options.</summary>
     internal MemoryBudgetOptions Copy() => (MemoryBudgetOptions)MemberwiseClone();
 

@@ -11,6 +11,7 @@ namespace Headroom;
 /// <param name="Min">The min watermark: free bytes that only urgent callers may take.</param>
 /// <param name="Low">The low watermark: below it, background reclaim is woken.</param>
 /// <param name="High">The high watermark: background reclaim works until this much is free.</param>
+/// <param name="Stocked">Bytes per-thread stocks hold: in Committed, not yet handed out. Used and Free may lag by at most this much.</param>
 public readonly record struct MemoryBudgetSnapshot(
     string Name,
     long Capacity,
@@ -18,15 +19,19 @@ public readonly record struct MemoryBudgetSnapshot(
     long Reserved,
     long Min,
     long Low,
-    long High)
+    long High,
+    long Stocked = 0)
 {
-    /// <summary>Gets <see cref="Used"/> + <see cref="Reserved"/>: the bytes no ordinary charge may take.</summary>
-    public long Committed => Used + Reserved;
+    /// <summary>Gets the bytes of returned buffers the arena keeps for reuse, part of <see cref="Used"/> (at a root; 0 at a child).</summary>
+    public long Parked { get; init; }
+
+    /// <summary>Gets <see cref="Used"/> + <see cref="Reserved"/> + <see cref="Stocked"/>: the bytes no ordinary charge may take.</summary>
+    public long Committed => Used + Reserved + Stocked;
 
     /// <summary>Gets <see cref="Capacity"/> − <see cref="Used"/>: the bytes not charged.</summary>
     public long Free => Capacity - Used;
 
     /// <inheritdoc />
     public override string ToString() =>
-        $"{Name}: capacity {Capacity}, used {Used}, reserved {Reserved}, free {Free}, watermarks min {Min} / low {Low} / high {High}";
+        $"{Name}: capacity {Capacity}, used {Used}, reserved {Reserved}, stocked {Stocked}, free {Free}, watermarks min {Min} / low {Low} / high {High}";
 }

@@ -1,13 +1,15 @@
 using System.Collections.Concurrent;
+using Headroom.Diagnostics;
+using Microsoft.Extensions.Logging;
 
 namespace Headroom.Reclaim;
 
 /// <summary>
 /// The tree's kswapd: one worker, started on the first wake, that sleeps on a semaphore until a grant leaves a level
 /// below its low watermark or a charge parks in its queue, then reclaims for that level until its high watermark is
-/// free and its oldest waiter fits. No timer of its own: the canary's tick re-wakes it while somebody stalls. A
-/// pass without progress sends the worker back to sleep and the level is not taken up again for a second, so that a
-/// budget hovering below low with nothing reclaimable does not spin it.
+/// free and its oldest waiter fits. A pass without progress sends the worker back to sleep and the level is not taken
+/// up again for a second, so that a budget hovering below low with nothing reclaimable does not spin it; the retry
+/// timer (on the budget's clock, independent of the canary) takes a resting level that is still short up again then.
 /// </summary>
 internal sealed class BackgroundReclaim : IDisposable
 {
@@ -15,19 +17,25 @@ internal sealed class BackgroundReclaim : IDisposable
 
     private readonly ReclaimDriver _driver;
     private readonly TimeProvider _clock;
+    private readonly ILogger _logger;
+    private readonly LogInterval _faultLog;
     private readonly ConcurrentQueue<MemoryBudget> _short = new();
     private readonly SemaphoreSlim _signal = new(0);
     private readonly CancellationTokenSource _stop = new();
+    private readonly RetryTimer _retry;
     private readonly object _start = new();
     private Task? _worker;
     private int _signalled;
     private int _running;
     private long _passes;
 
-    internal BackgroundReclaim(ReclaimDriver driver, TimeProvider clock)
+    internal BackgroundReclaim(ReclaimDriver driver, TimeProvider clock, ILogger logger)
     {
         _driver = driver;
         _clock = clock;
+        _logger = logger;
+        _faultLog = new LogInterval(clock);
+        _retry = new RetryTimer(clock, RetryAfterNoProgress, Wake);
     }
 
     /// <summary>Gets whether the worker is reclaiming now (false while it sleeps).</summary>
@@ -58,6 +66,7 @@ internal sealed class BackgroundReclaim : IDisposable
     public void Dispose()
     {
         _stop.Cancel();
+        _retry.Dispose();
     }
 
     private void EnsureWorker()
@@ -86,22 +95,51 @@ internal sealed class BackgroundReclaim : IDisposable
             Volatile.Write(ref _signalled, 0);
             while (!_stop.IsCancellationRequested && _short.TryDequeue(out MemoryBudget? level))
             {
-                bool progress = true;
-                long shortfall;
-                while (progress && !_stop.IsCancellationRequested && (shortfall = level.Shortfall()) > 0)
-                {
-                    progress = _driver.Pass(level, shortfall, context: null) > 0;
-                    Interlocked.Increment(ref _passes);
-                }
+                bool progress = ReclaimFor(level);
 
                 level.LeaveBackgroundQueue(_clock, progress ? TimeSpan.Zero : RetryAfterNoProgress);
                 if (level.Shortfall() > 0)
                 {
-                    Wake(level); // a waiter that parked while the level was still queued had its own wake refused
+                    if (progress)
+                    {
+                        Wake(level); // a waiter that parked while the level was still queued had its own wake refused
+                    }
+                    else
+                    {
+                        _retry.Add(level); // resting: taken up again when the rest is over, canary or not
+                    }
                 }
             }
 
             Volatile.Write(ref _running, 0);
+        }
+    }
+
+    /// <summary>Reclaims for one level until its shortfall is met or a pass makes no progress; false when it stopped without progress.</summary>
+    private bool ReclaimFor(MemoryBudget level)
+    {
+        try
+        {
+            bool progress = true;
+            long shortfall;
+            while (progress && !_stop.IsCancellationRequested && (shortfall = level.Shortfall()) > 0)
+            {
+                progress = _driver.Pass(level, shortfall, context: null) > 0;
+                Interlocked.Increment(ref _passes);
+            }
+
+            return progress;
+        }
+        catch (Exception e)
+        {
+            // Shrinkers isolate their reclaimers; whatever still escapes (OutOfMemoryException included) must not
+            // end the tree's only worker: the level rests as after a fruitless pass.
+            if (_faultLog.Allows())
+            {
+                Log.BackgroundReclaimFailed(_logger, e, level.Name);
+            }
+
+            return false;
         }
     }
 }

@@ -10,7 +10,8 @@ internal interface IReclaimDriver
     void WakeBackground(MemoryBudget level);
 
     /// <summary>Runs one direct-reclaim pass in the caller for <paramref name="level"/>; returns the bytes actually uncharged.</summary>
-    long ReclaimDirect(MemoryBudget level, long target);
+    /// <remarks>The caller's <paramref name="cancellationToken"/> reaches the reclaimers; cancelled, it throws <see cref="OperationCanceledException"/>.</remarks>
+    long ReclaimDirect(MemoryBudget level, long target, CancellationToken cancellationToken);
 
     /// <summary>How many bytes reclaim could free at <paramref name="level"/> if asked for everything.</summary>
     long Reclaimable(MemoryBudget level);

@@ -64,6 +64,13 @@ public sealed partial class MemoryBudget
         return Interlocked.CompareExchange(ref _backgroundQueued, 1, 0) == 0;
     }
 
+    /// <summary>Whether this level rests after a fruitless background pass: the worker does not take it up before then.</summary>
+    internal bool IsResting(TimeProvider clock)
+    {
+        long retryAt = Volatile.Read(ref _backgroundRetryAt);
+        return retryAt != 0 && clock.GetTimestamp() < retryAt;
+    }
+
     /// <summary>The worker is done with this level; after a pass without progress it rests for <paramref name="rest"/>.</summary>
     internal void LeaveBackgroundQueue(TimeProvider clock, TimeSpan rest)
     {

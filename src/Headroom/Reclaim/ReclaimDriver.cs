@@ -22,7 +22,7 @@ internal sealed class ReclaimDriver : IReclaimDriver, IDisposable
     {
         _tree = tree;
         _logger = logger;
-        _background = new BackgroundReclaim(this, tree.TimeProvider);
+        _background = new BackgroundReclaim(this, tree.TimeProvider, logger);
     }
 
     internal BackgroundReclaim Background => _background;
@@ -58,10 +58,10 @@ internal sealed class ReclaimDriver : IReclaimDriver, IDisposable
         return total;
     }
 
-    public long ReclaimDirect(MemoryBudget level, long target) => Pass(level, target, AllocationContext.Current);
+    public long ReclaimDirect(MemoryBudget level, long target, CancellationToken cancellationToken) => Pass(level, target, AllocationContext.Current, cancellationToken);
 
     /// <summary>One pass of the priority loop for <paramref name="level"/>; returns the bytes really uncharged.</summary>
-    internal long Pass(MemoryBudget level, long target, AllocationContext? context)
+    internal long Pass(MemoryBudget level, long target, AllocationContext? context, CancellationToken cancellationToken = default)
     {
         if (context?.Reclaiming is { IsOpen: true } || target <= 0)
         {
@@ -88,7 +88,7 @@ internal sealed class ReclaimDriver : IReclaimDriver, IDisposable
                     continue;
                 }
 
-                (long got, bool stop) = shrinker.Reclaim(Math.Min(share, target - freed));
+                (long got, bool stop) = shrinker.Reclaim(Math.Min(share, target - freed), cancellationToken);
                 freed += got;
                 stopped[i] = stop;
             }

@@ -1,4 +1,5 @@
 using Headroom.Diagnostics;
+using Headroom.Reclaim;
 using Microsoft.Extensions.Logging;
 
 namespace Headroom;
@@ -16,11 +17,12 @@ internal sealed class Shrinker
     private readonly object _sync = new();
     private readonly TimeProvider _clock;
     private readonly ILogger _logger;
+    private readonly LogInterval _faultLog;
     private TimeSpan _backoff = FirstBackoff;
     private long _backedOffUntil;
     private bool _backedOff;
-    /// <summary>Calls with a timeout still running, abandoned ones included: while any is, passes skip this reclaimer.</summary>
-    private int _busy;
+    /// <summary>The call with a timeout now running (abandoned or not), which other callers join; guarded by <see cref="_sync"/>.</summary>
+    private InFlight? _inFlight;
 
     internal Shrinker(MemoryBudget budget, IMemoryReclaimer reclaimer, ReclaimerOptions options, long order, TimeProvider clock, ILogger logger)
     {
@@ -33,6 +35,7 @@ internal sealed class Shrinker
         Order = order;
         _clock = clock;
         _logger = logger;
+        _faultLog = new LogInterval(clock);
     }
 
     internal MemoryBudget Budget { get; }
@@ -50,15 +53,13 @@ internal sealed class Shrinker
     /// <summary>Registration order: the tie-break among equal costs.</summary>
     internal long Order { get; }
 
-    /// <summary>Whether the flow's context lets this reclaimer run, and it is neither backed off nor still busy with an abandoned call.</summary>
+    /// <summary>
+    /// Whether the flow's context lets this reclaimer run, and it is not backed off. A reclaimer busy with a call is
+    /// eligible: busy is not empty, and a second caller joins the call in flight (see <see cref="Reclaim"/>).
+    /// </summary>
     internal bool Eligible(AllocationContext? context)
     {
         if (context is not null && ((context.NoIo && DoesIo) || Array.IndexOf(context.NoReclaim, Domain) >= 0))
-        {
-            return false;
-        }
-
-        if (Volatile.Read(ref _busy) > 0)
         {
             return false;
         }
@@ -77,35 +78,75 @@ internal sealed class Shrinker
         {
             return Math.Max(0, Reclaimer.GetReclaimableBytes());
         }
-        catch (Exception e) when (e is not OutOfMemoryException)
+        catch (Exception e)
         {
-            Fault(e);
+            Fault(e); // any exception, OutOfMemoryException included: it is the reclaimer's, and must not stop reclaim
             return 0;
         }
     }
 
-    /// <summary>Runs one call for <paramref name="target"/> bytes; returns what it really uncharged, and whether it asked to stop.</summary>
-    internal (long Freed, bool Stopped) Reclaim(long target)
+    /// <summary>
+    /// Runs one call for <paramref name="target"/> bytes; returns what it really uncharged, and whether it asked to stop.
+    /// With a finite timeout, a caller that finds a call in flight joins it instead: it waits for that call (up to the
+    /// timeout) and reports what it freed meanwhile, so that the caller re-checks its charge before asking again.
+    /// </summary>
+    internal (long Freed, bool Stopped) Reclaim(long target, CancellationToken cancellationToken)
     {
-        var progress = new ReclaimProgress();
-        AllocationContext context = AllocationContext.InReclaim(progress);
-        ReclaimResult result;
+        if (Timeout == System.Threading.Timeout.InfiniteTimeSpan)
+        {
+            var progress = new ReclaimProgress();
+            try
+            {
+                return Finished(Call(AllocationContext.InReclaim(progress), target, cancellationToken), progress);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                throw; // the caller's cancellation, not the reclaimer's fault
+            }
+            catch (Exception e)
+            {
+                Fault(e); // any exception, OutOfMemoryException included: it is the reclaimer's, and must not stop reclaim
+                return (progress.Uncharged, true);
+            }
+        }
+
+        (InFlight call, bool joined) = JoinOrStart(target, cancellationToken);
+        long before = joined ? call.Progress.Uncharged : 0;
         try
         {
-            result = Timeout == System.Threading.Timeout.InfiniteTimeSpan ? Call(context, target, CancellationToken.None) : CallWithTimeout(context, target);
+            ReclaimResult result = call.Task.WaitAsync(Timeout, _clock, cancellationToken).GetAwaiter().GetResult();
+            return joined ? (call.Progress.Uncharged - before, false) : Finished(result, call.Progress);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            throw;
         }
         catch (TimeoutException)
         {
-            Log.ReclaimerTimedOut(_logger, Domain, Budget.Name, Timeout, progress.Uncharged);
-            BackOff();
-            return (progress.Uncharged, true);
-        }
-        catch (Exception e) when (e is not OutOfMemoryException)
-        {
-            Fault(e);
-            return (progress.Uncharged, true);
-        }
+            if (joined)
+            {
+                return (call.Progress.Uncharged - before, true); // the call's owner reports and backs off
+            }
 
+            call.Abandon.Cancel(); // never disposed: a late call may still read its token
+            Log.ReclaimerTimedOut(_logger, Domain, Budget.Name, Timeout, call.Progress.Uncharged);
+            BackOff();
+            return (call.Progress.Uncharged, true);
+        }
+        catch (Exception e)
+        {
+            if (!joined)
+            {
+                Fault(e);
+            }
+
+            return (call.Progress.Uncharged - before, true);
+        }
+    }
+
+    /// <summary>A call that returned: checks its claim against what it really uncharged and clears the backoff.</summary>
+    private (long Freed, bool Stopped) Finished(ReclaimResult result, ReclaimProgress progress)
+    {
         long freed = progress.Uncharged;
         if (result.Freed > freed)
         {
@@ -135,37 +176,41 @@ internal sealed class Shrinker
         }
     }
 
-    /// <summary>Runs the call on the thread pool and stops waiting after the timeout; an abandoned call keeps the reclaimer busy until it returns.</summary>
-    private ReclaimResult CallWithTimeout(AllocationContext context, long target)
+    /// <summary>
+    /// The call in flight, joined; or a new one started on the thread pool, so that it can be abandoned after the
+    /// timeout. It stays in flight until it returns, abandoned or not. The caller's token and the abandonment both reach it.
+    /// </summary>
+    private (InFlight Call, bool Joined) JoinOrStart(long target, CancellationToken cancellationToken)
     {
-        var abandon = new CancellationTokenSource();
-        Interlocked.Increment(ref _busy);
-        Task<ReclaimResult> call = Task.Run(() => Call(context, target, abandon.Token), CancellationToken.None);
-        _ = call.ContinueWith(
-            static (finished, state) =>
+        lock (_sync)
+        {
+            LockOrder.Entered(LockLevel.Leaf, _sync);
+            if (_inFlight is { Task.IsCompleted: false } running)
             {
-                _ = finished.Exception; // an abandoned call's fault is observed here; a waited-for one is rethrown to the caller
-                Interlocked.Decrement(ref ((Shrinker)state!)._busy);
-            },
-            this,
-            CancellationToken.None,
-            TaskContinuationOptions.ExecuteSynchronously,
-            TaskScheduler.Default);
+                return (running, true);
+            }
 
-        try
-        {
-            return call.WaitAsync(Timeout, _clock).GetAwaiter().GetResult();
-        }
-        catch (TimeoutException)
-        {
-            abandon.Cancel(); // never disposed: a late call may still read its token
-            throw;
+            var progress = new ReclaimProgress();
+            AllocationContext context = AllocationContext.InReclaim(progress);
+            var abandon = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            Task<ReclaimResult> task = Task.Run(() => Call(context, target, abandon.Token), CancellationToken.None);
+            _ = task.ContinueWith(
+                static finished => _ = finished.Exception, // an abandoned call's fault is observed here; a waited-for one is rethrown to the caller
+                CancellationToken.None,
+                TaskContinuationOptions.ExecuteSynchronously | TaskContinuationOptions.OnlyOnFaulted,
+                TaskScheduler.Default);
+            _inFlight = new InFlight(task, progress, abandon);
+            return (_inFlight, false);
         }
     }
 
     private void Fault(Exception e)
     {
-        Log.ReclaimerFailed(_logger, e, Domain, Budget.Name);
+        if (_faultLog.Allows())
+        {
+            Log.ReclaimerFailed(_logger, e, Domain, Budget.Name);
+        }
+
         BackOff();
     }
 
@@ -179,4 +224,7 @@ internal sealed class Shrinker
             _backoff = _backoff * 2 > MaxBackoff ? MaxBackoff : _backoff * 2;
         }
     }
+
+    /// <summary>One call of the reclaimer running on the thread pool, with what it has uncharged so far.</summary>
+    private sealed record InFlight(Task<ReclaimResult> Task, ReclaimProgress Progress, CancellationTokenSource Abandon);
 }

@@ -68,10 +68,15 @@ public sealed partial class MemoryBudget
     /// <summary>Admits a reservation (or a growth) without reclaim or waiting.</summary>
     internal bool TryAdmit(long bytes)
     {
-        if (TryChargePath(bytes, Floor.Min, Ticket.Arrival, locked: false) is { } refusedBy)
+        MemoryBudget? refusedBy = TryChargePath(bytes, Floor.Min, Ticket.Arrival, locked: false);
+        if (refusedBy is not null)
         {
-            Tree.WakeBackgroundReclaim(refusedBy);
-            return false;
+            using Stocks.StockSuspension stocks = SuspendStocks(bytes, Floor.Min, Ticket.Arrival, ref refusedBy);
+            if (refusedBy is not null)
+            {
+                Tree.WakeBackgroundReclaim(refusedBy);
+                return false;
+            }
         }
 
         return true;
@@ -84,6 +89,7 @@ public sealed partial class MemoryBudget
     internal Task? AdmitOrWait(long bytes, MemoryReservation into, CancellationToken cancellationToken)
     {
         MemoryBudget? refusedBy = TryChargePath(bytes, Floor.Min, Ticket.Arrival, locked: false);
+        using Stocks.StockSuspension stocks = refusedBy is null ? default : SuspendStocks(bytes, Floor.Min, Ticket.Arrival, ref refusedBy); // until it decides
         if (refusedBy is not null)
         {
             refusedBy = ChargeWithoutWaiting(bytes, AllocationMode.NoFail, Floor.Min, refusedBy, MaxReclaimRetries, cancellationToken);

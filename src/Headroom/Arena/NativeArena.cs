@@ -1,0 +1,346 @@
+using System.Diagnostics;
+
+namespace Headroom.Arena;
+
+/// <summary>
+/// The native memory of one budget tree (semantics §9). Every byte it holds natively is charged: a buffer in use to
+/// the budget that rented it, a parked one (returned, kept for reuse) to the root. It charges before it allocates and
+/// frees before it uncharges, so <see cref="ChunkSource.Bytes"/> never exceeds the root's capacity.
+/// </summary>
+/// <remarks>
+/// Parked buffers live in per-thread caches (no shared cache line on the common rent and return) and a shared depot,
+/// both bounded. They are given back (freed, and uncharged from the root) by <see cref="Trim"/>: the arena registers as
+/// the cheapest reclaimer of its root, a rent that would be refused trims first, and nothing is parked while anyone
+/// waits at the root or inside a reclaimer (whose progress must be real bytes).
+/// </remarks>
+internal sealed unsafe class NativeArena : IBufferHome
+{
+    /// <summary>The reclaim domain of parked memory.</summary>
+    internal const string Domain = "headroom.arena";
+
+    /// <summary>What a freed buffer is filled with when poisoning is on; a rent checks it is still there.</summary>
+    internal const byte PoisonByte = 0xDB;
+
+    /// <summary>Caches of other arenas a thread keeps before it flushes the oldest.</summary>
+    private const int MaxOtherCaches = 8;
+
+    [ThreadStatic]
+    private static ThreadCache? t_cache;
+
+    [ThreadStatic]
+    private static List<ThreadCache>? t_others;
+
+    private readonly Lock _cachesSync = new();
+    private readonly List<ThreadCache> _caches = []; // guarded by _cachesSync
+    private readonly Depot _depot;
+    private readonly long _threadLimit;
+    private volatile bool _closed;
+    private IDisposable? _registration;
+
+    internal NativeArena(MemoryBudget root, bool poison)
+    {
+        Debug.Assert(root.Parent is null);
+        Root = root;
+        Poison = poison;
+        ParkedLimit = root.Capacity / 8;
+        _depot = new Depot(ParkedLimit);
+        _threadLimit = Math.Min(ParkedLimit / 4, 256 * 1024);
+    }
+
+    internal MemoryBudget Root { get; }
+
+    internal ChunkSource Chunks { get; } = new();
+
+    /// <summary>Whether freed buffers are filled with <see cref="PoisonByte"/> and checked on reuse.</summary>
+    internal bool Poison { get; }
+
+    /// <summary>The depot's bound; each thread's cache holds at most a quarter of it (and 256 KiB).</summary>
+    internal long ParkedLimit { get; }
+
+    internal bool IsClosed => _closed;
+
+    /// <summary>Gets the parked bytes: returned buffers kept for reuse, charged to the root.</summary>
+    internal long Parked
+    {
+        get
+        {
+            long parked = _depot.Bytes;
+            lock (_cachesSync)
+            {
+                foreach (ThreadCache cache in _caches)
+                {
+                    parked += cache.Bytes;
+                }
+            }
+
+            return parked;
+        }
+    }
+
+    /// <summary>Registers the arena as its root's cheapest reclaimer. Called once, before the arena is published.</summary>
+    internal void Register() =>
+        _registration = Root.RegisterReclaimer(new ParkedReclaimer(this), new ReclaimerOptions
+        {
+            Domain = Domain,
+            Cost = 1, // the cheapest: a parked buffer costs nothing to rebuild
+            Timeout = Timeout.InfiniteTimeSpan, // a trim is a few frees: run it in the caller
+        });
+
+    /// <summary>
+    /// Takes a parked buffer of <paramref name="cls"/> without changing any counter: the caller either rents it at the
+    /// root (where it is charged already) or releases its parked charge.
+    /// </summary>
+    internal bool TryTakeParked(int cls, out nint buffer)
+    {
+        ThreadCache? cache = t_cache;
+        if (cls < SizeClasses.ThreadCached && cache is not null && cache.Arena == this && cache.TryEnter())
+        {
+            buffer = cache.Pop(cls);
+            cache.Exit();
+            if (buffer != 0)
+            {
+                CheckPoison(buffer, cls);
+                return true;
+            }
+        }
+
+        return TryTakeParkedSlow(cls, out buffer);
+    }
+
+    /// <summary>A buffer for a rent that has charged <paramref name="footprint"/> to <paramref name="charged"/>: a parked one (its parked charge released) or a new one.</summary>
+    internal nint TakeCharged(MemoryBudget charged, int cls, long footprint)
+    {
+        try
+        {
+            if (cls != SizeClasses.Direct && TryTakeParked(cls, out nint parked))
+            {
+                Root.Uncharge(footprint, consumer: null); // it was charged twice for a moment: as parked and to the renter
+                return parked;
+            }
+
+            return (nint)Chunks.Allocate(footprint, SizeClasses.Alignment(footprint));
+        }
+        catch
+        {
+            charged.Uncharge(footprint); // out of native memory, or a poisoned buffer: the rent changes nothing
+            throw;
+        }
+    }
+
+    /// <inheritdoc />
+    public void Return(nint buffer, int cls, long footprint, MemoryBudget budget, MemoryConsumer? consumer)
+    {
+        // Park only when nobody waits at the root (the bytes are theirs) and not inside a reclaimer (its progress must be real).
+        if (cls != SizeClasses.Direct && !_closed && Root.Queue.Count == 0 && AllocationContext.Current?.Reclaiming is null)
+        {
+            if (budget == Root)
+            {
+                if (Park(buffer, cls))
+                {
+                    consumer?.Attribute(-footprint); // in use becomes parked: the root's Committed stays as it is
+                    return;
+                }
+            }
+            else if (Root.ChargeOrdinary(footprint, AllocationMode.NoWait, AllocationPriority.Normal, site: null, CancellationToken.None).RefusedBy is null)
+            {
+                // Charged as parked at the root before uncharged from the renter: the native bytes stay covered throughout.
+                if (Park(buffer, cls))
+                {
+                    budget.Uncharge(footprint, consumer);
+                    return;
+                }
+
+                Root.Uncharge(footprint, consumer: null);
+            }
+        }
+
+        Chunks.Free((byte*)buffer, footprint);
+        budget.Uncharge(footprint, consumer);
+    }
+
+    /// <summary>Frees parked buffers until <paramref name="target"/> bytes are freed or none is left, then uncharges them from the root.</summary>
+    /// <returns>The bytes freed and uncharged.</returns>
+    internal long Trim(long target)
+    {
+        var taken = new List<(nint Buffer, int Class)>();
+        long bytes = _depot.TakeAll(taken, target);
+        if (bytes < target)
+        {
+            ThreadCache[] caches;
+            lock (_cachesSync)
+            {
+                caches = [.. _caches];
+            }
+
+            foreach (ThreadCache cache in caches)
+            {
+                if (bytes >= target)
+                {
+                    break;
+                }
+
+                cache.Enter();
+                bytes += cache.TakeAll(taken, target - bytes);
+                cache.Exit();
+                if (!cache.Owner.IsAlive && cache.Bytes == 0)
+                {
+                    Forget(cache); // its thread has ended
+                }
+            }
+        }
+
+        Release(taken, bytes);
+        return bytes;
+    }
+
+    /// <summary>Ends the arena with its root: parked memory is given back, and later returns free their buffers.</summary>
+    internal void Close()
+    {
+        lock (_cachesSync)
+        {
+            _closed = true;
+        }
+
+        Trim(long.MaxValue);
+        _registration?.Dispose();
+    }
+
+    private bool TryTakeParkedSlow(int cls, out nint buffer)
+    {
+        buffer = _depot.Pop(cls);
+        if (buffer == 0)
+        {
+            return false;
+        }
+
+        CheckPoison(buffer, cls);
+        return true;
+    }
+
+    /// <summary>Parks a buffer whose bytes are (or are about to stop being) charged to the root as parked.</summary>
+    private bool Park(nint buffer, int cls)
+    {
+        if (Poison)
+        {
+            new Span<byte>((void*)buffer, SizeClasses.Footprint(cls)).Fill(PoisonByte);
+        }
+
+        bool parked = false;
+        if (cls < SizeClasses.ThreadCached && OwnCache() is { } cache && cache.TryEnter())
+        {
+            parked = cache.Push(cls, buffer);
+            cache.Exit();
+        }
+
+        parked = parked || _depot.Push(cls, buffer);
+        if (parked && _closed)
+        {
+            Trim(long.MaxValue); // parked after a racing close emptied the caches: give it back now
+        }
+
+        return parked;
+    }
+
+    private void CheckPoison(nint buffer, int cls)
+    {
+        if (!Poison)
+        {
+            return;
+        }
+
+        int footprint = SizeClasses.Footprint(cls);
+        int written = new ReadOnlySpan<byte>((void*)buffer, footprint).IndexOfAnyExcept(PoisonByte);
+        if (written >= 0)
+        {
+            Chunks.Free((byte*)buffer, footprint);
+            Root.Uncharge(footprint, consumer: null);
+            throw new InvalidOperationException(
+                $"A freed buffer of {footprint} bytes in budget '{Root.Name}' was written after it was returned: byte {written} is not the poison 0x{PoisonByte:X2}. Some owner kept using its memory after disposing it.");
+        }
+    }
+
+    private void Release(List<(nint Buffer, int Class)> taken, long bytes)
+    {
+        foreach ((nint buffer, int cls) in taken)
+        {
+            Chunks.Free((byte*)buffer, SizeClasses.Footprint(cls));
+        }
+
+        if (bytes > 0)
+        {
+            Root.Uncharge(bytes, consumer: null); // freed first, then uncharged: inside a reclaimer this is its progress
+        }
+    }
+
+    /// <summary>This thread's cache of this arena, created on first use; null once the arena is closed.</summary>
+    private ThreadCache? OwnCache()
+    {
+        ThreadCache? cache = t_cache;
+        return cache is not null && cache.Arena == this ? cache : OwnCacheSlow();
+    }
+
+    private ThreadCache? OwnCacheSlow()
+    {
+        List<ThreadCache> others = t_others ??= [];
+        others.RemoveAll(static c => c.Arena.IsClosed);
+        ThreadCache? current = t_cache;
+        if (current is not null && current.Arena.IsClosed)
+        {
+            current = t_cache = null;
+        }
+
+        int index = others.FindIndex(c => c.Arena == this);
+        ThreadCache found;
+        if (index >= 0)
+        {
+            found = others[index];
+            others.RemoveAt(index);
+        }
+        else
+        {
+            found = new ThreadCache(this, _threadLimit);
+            lock (_cachesSync)
+            {
+                if (_closed)
+                {
+                    return null;
+                }
+
+                _caches.Add(found);
+            }
+        }
+
+        if (current is not null)
+        {
+            others.Add(current);
+            if (others.Count > MaxOtherCaches)
+            {
+                ThreadCache oldest = others[0];
+                others.RemoveAt(0);
+                oldest.Arena.Flush(oldest);
+            }
+        }
+
+        t_cache = found;
+        return found;
+    }
+
+    /// <summary>A thread let go of its cache of this arena: its buffers are given back and the arena forgets it.</summary>
+    private void Flush(ThreadCache cache)
+    {
+        var taken = new List<(nint Buffer, int Class)>();
+        cache.Enter();
+        long bytes = cache.TakeAll(taken, long.MaxValue);
+        Forget(cache);
+        cache.Exit();
+        Release(taken, bytes);
+    }
+
+    private void Forget(ThreadCache cache)
+    {
+        lock (_cachesSync)
+        {
+            _caches.Remove(cache);
+        }
+    }
+}

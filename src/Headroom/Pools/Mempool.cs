@@ -1,0 +1,346 @@
+using System.Diagnostics;
+using System.Diagnostics.CodeAnalysis;
+
+namespace Headroom;
+
+/// <summary>
+/// A pool that keeps a minimum of elements charged and ready so that its users always make progress: Linux's
+/// <c>mempool_t</c> (semantics §9). <see cref="Alloc"/> follows <c>mempool_alloc</c>: an attempt without reclaim, then an
+/// element from the pool, then one attempt with the caller's full mode, then, if the caller may block, a wait for an
+/// element to come back. It fails only for callers that cannot block (<see cref="AllocationMode.NoWait"/>).
+/// </summary>
+/// <typeparam name="T">The element type.</typeparam>
+/// <remarks>
+/// Each element is charged <c>elementBytes</c> to the budget while it exists (in the pool or out). <see cref="Free"/>
+/// refills the pool to <see cref="MinElements"/> before it destroys anything, and hands an element straight to the
+/// oldest waiter when there is one. A waiter wakes every 5 seconds to try the budget again, as <c>mempool_alloc</c>'s
+/// timed wait does, in case memory came back another way.
+/// </remarks>
+public sealed class Mempool<T> : IDisposable
+    where T : class
+{
+    /// <summary><c>mempool_alloc</c>'s <c>io_schedule_timeout(5 * HZ)</c>.</summary>
+    private static readonly TimeSpan RetryInterval = TimeSpan.FromSeconds(5);
+
+    private readonly MemoryBudget _budget;
+    private readonly long _elementBytes;
+    private readonly Func<T> _create;
+    private readonly Action<T>? _destroy;
+    private readonly Lock _sync = new();
+    private readonly Stack<T> _pool = new(); // guarded by _sync
+    private readonly LinkedList<TaskCompletionSource<T>> _waiters = new(); // guarded by _sync; oldest first
+    private bool _disposed; // guarded by _sync
+
+    /// <summary>Creates the pool and fills it with <paramref name="minElements"/> elements, charging each (waiting as NoFail does).</summary>
+    /// <param name="budget">The budget each element is charged to.</param>
+    /// <param name="minElements">The elements kept for progress; not negative.</param>
+    /// <param name="elementBytes">What one element is charged; positive and not above the budget's capacity.</param>
+    /// <param name="create">Makes an element; called after its charge is granted.</param>
+    /// <param name="destroy">Called before an element's charge is returned, if given.</param>
+    /// <exception cref="ArgumentOutOfRangeException">A count or size breaks its rule.</exception>
+    /// <exception cref="ObjectDisposedException">The budget was disposed.</exception>
+    public Mempool(MemoryBudget budget, int minElements, long elementBytes, Func<T> create, Action<T>? destroy = null)
+    {
+        ArgumentNullException.ThrowIfNull(budget);
+        ArgumentNullException.ThrowIfNull(create);
+        ArgumentOutOfRangeException.ThrowIfNegative(minElements);
+        budget.Validate(elementBytes, AllocationMode.NoFail, AllocationPriority.Normal);
+        if (minElements * elementBytes > budget.Capacity)
+        {
+            throw new ArgumentOutOfRangeException(nameof(minElements), minElements,
+                $"{minElements} elements of {elementBytes} bytes can never fit budget '{budget.Name}' of {budget.Capacity} bytes.");
+        }
+
+        _budget = budget;
+        _elementBytes = elementBytes;
+        _create = create;
+        _destroy = destroy;
+        MinElements = minElements;
+        for (int i = 0; i < minElements; i++)
+        {
+            budget.Charge(elementBytes, AllocationMode.NoFail);
+            _pool.Push(Create());
+        }
+    }
+
+    /// <summary>Gets the number of elements the pool keeps for progress.</summary>
+    public int MinElements { get; }
+
+    /// <summary>Gets the number of elements in the pool now.</summary>
+    public int Pooled
+    {
+        get
+        {
+            lock (_sync)
+            {
+                return _pool.Count;
+            }
+        }
+    }
+
+    /// <summary>Allocates an element in <c>mempool_alloc</c>'s order, blocking the calling thread when it must wait.</summary>
+    /// <param name="mode">The caller's mode: <see cref="AllocationMode.NoWait"/> never waits and may fail; every other mode waits for an element rather than fail.</param>
+    /// <param name="priority">How deep into the min reserve the budget attempts may go.</param>
+    /// <param name="site">An optional name for the caller.</param>
+    /// <param name="cancellationToken">Ends a wait; nothing is left behind.</param>
+    /// <returns>The element.</returns>
+    /// <exception cref="MemoryAllocationException">A <see cref="AllocationMode.NoWait"/> caller found the pool empty and the budget full.</exception>
+    /// <exception cref="OperationCanceledException">Cancelled while waiting.</exception>
+    /// <exception cref="ObjectDisposedException">The pool was disposed.</exception>
+    public T Alloc(AllocationMode mode = AllocationMode.NoFail, AllocationPriority priority = AllocationPriority.Normal, string? site = null, CancellationToken cancellationToken = default)
+    {
+        while (true)
+        {
+            if (TryAllocCore(mode, priority, site, out T? element, out TaskCompletionSource<T>? waiter))
+            {
+                return element;
+            }
+
+            if (waiter is null)
+            {
+                throw Refusal(mode, site);
+            }
+
+            try
+            {
+                // The synchronous entry point blocks by contract (for synchronous callers only).
+                return waiter.Task.WaitAsync(RetryInterval, cancellationToken).GetAwaiter().GetResult();
+            }
+            catch (TimeoutException)
+            {
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                if (Leave(waiter) is { } handed)
+                {
+                    Free(handed); // handed over as the wait was cancelled: it goes back
+                }
+
+                throw;
+            }
+
+            if (Leave(waiter) is { } late)
+            {
+                return late; // the timed wake-up raced a free
+            }
+        }
+    }
+
+    /// <summary>Allocates an element in <c>mempool_alloc</c>'s order, waiting asynchronously when it must wait.</summary>
+    /// <param name="mode">The caller's mode: <see cref="AllocationMode.NoWait"/> never waits and may fail; every other mode waits for an element rather than fail.</param>
+    /// <param name="priority">How deep into the min reserve the budget attempts may go.</param>
+    /// <param name="site">An optional name for the caller.</param>
+    /// <param name="cancellationToken">Ends a wait; nothing is left behind.</param>
+    /// <returns>The element; completed synchronously unless it had to wait.</returns>
+    /// <exception cref="MemoryAllocationException">A <see cref="AllocationMode.NoWait"/> caller found the pool empty and the budget full.</exception>
+    /// <exception cref="OperationCanceledException">Cancelled while waiting.</exception>
+    /// <exception cref="ObjectDisposedException">The pool was disposed.</exception>
+    public ValueTask<T> AllocAsync(AllocationMode mode = AllocationMode.NoFail, AllocationPriority priority = AllocationPriority.Normal, string? site = null, CancellationToken cancellationToken = default)
+    {
+        if (TryAllocCore(mode, priority, site, out T? element, out TaskCompletionSource<T>? waiter))
+        {
+            return new(element);
+        }
+
+        return waiter is null ? ValueTask.FromException<T>(Refusal(mode, site)) : new(WaitAsync(waiter, mode, priority, site, cancellationToken));
+    }
+
+    /// <summary>Allocates an element without waiting: the budget without reclaim, the pool, then the budget with <paramref name="mode"/>.</summary>
+    /// <param name="element">The element when allocated.</param>
+    /// <param name="mode">The mode of the last attempt; <see cref="AllocationMode.NoFail"/> is refused, as by <see cref="MemoryBudget.TryCharge"/>.</param>
+    /// <returns><see langword="true"/> when allocated.</returns>
+    /// <exception cref="ObjectDisposedException">The pool was disposed.</exception>
+    public bool TryAlloc([NotNullWhen(true)] out T? element, AllocationMode mode = AllocationMode.NoWait)
+    {
+        MemoryBudget.ThrowIfNoFailTry(mode);
+        return TryAllocCore(mode, AllocationPriority.Normal, null, out element, out _, enqueue: false);
+    }
+
+    /// <summary>Returns an element: to the oldest waiter, else to the pool while it is below its minimum, else destroyed and uncharged.</summary>
+    /// <param name="element">An element this pool allocated.</param>
+    public void Free(T element)
+    {
+        ArgumentNullException.ThrowIfNull(element);
+        lock (_sync)
+        {
+            Debug.Assert(_waiters.Count == 0 || _pool.Count == 0, "nobody waits while the pool has elements");
+            while (_waiters.First is { } oldest)
+            {
+                _waiters.RemoveFirst();
+                if (oldest.Value.TrySetResult(element))
+                {
+                    return; // continuations run asynchronously: not under this lock
+                }
+            }
+
+            if (!_disposed && _pool.Count < MinElements)
+            {
+                _pool.Push(element);
+                return;
+            }
+        }
+
+        Destroy(element);
+    }
+
+    /// <summary>Destroys the pooled elements and returns their charges; waiters fail with <see cref="ObjectDisposedException"/>; later frees destroy.</summary>
+    public void Dispose()
+    {
+        T[] pooled;
+        TaskCompletionSource<T>[] waiters;
+        lock (_sync)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+
+            _disposed = true;
+            pooled = [.. _pool];
+            _pool.Clear();
+            waiters = [.. _waiters];
+            _waiters.Clear();
+        }
+
+        foreach (TaskCompletionSource<T> waiter in waiters)
+        {
+            waiter.TrySetException(new ObjectDisposedException(nameof(Mempool<T>), $"The mempool of budget '{_budget.Name}' was disposed while a caller waited for an element."));
+        }
+
+        foreach (T element in pooled)
+        {
+            Destroy(element);
+        }
+    }
+
+    /// <summary>
+    /// Steps 1 to 3 of <c>mempool_alloc</c>; when they fail and the caller may block, queues <paramref name="waiter"/>
+    /// under the same lock that saw the pool empty, so that no return is missed.
+    /// </summary>
+    private bool TryAllocCore(AllocationMode mode, AllocationPriority priority, string? site, [NotNullWhen(true)] out T? element, out TaskCompletionSource<T>? waiter, bool enqueue = true)
+    {
+        waiter = null;
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed), this);
+
+        // 1. Without reclaim: a fresh element keeps the pool's reserve for when memory is short.
+        if (_budget.TryCharge(_elementBytes, AllocationMode.NoWait, priority))
+        {
+            element = Create();
+            return true;
+        }
+
+        // 2. The pool.
+        lock (_sync)
+        {
+            if (_pool.TryPop(out element))
+            {
+                return true;
+            }
+        }
+
+        // 3. Once with the caller's full mode; NoFail as mempool_alloc makes it (__GFP_NORETRY): one reclaim pass, no waiting.
+        AllocationMode full = mode == AllocationMode.NoFail ? AllocationMode.MayFail : mode;
+        if (full != AllocationMode.NoWait && _budget.TryCharge(_elementBytes, full, priority, site))
+        {
+            element = Create();
+            return true;
+        }
+
+        if (mode == AllocationMode.NoWait || !enqueue)
+        {
+            return false;
+        }
+
+        // 4. Wait for an element to come back.
+        lock (_sync)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            if (_pool.TryPop(out element))
+            {
+                return true;
+            }
+
+            waiter = new TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);
+            _waiters.AddLast(waiter);
+            return false;
+        }
+    }
+
+    private async Task<T> WaitAsync(TaskCompletionSource<T> waiter, AllocationMode mode, AllocationPriority priority, string? site, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            try
+            {
+                return await waiter.Task.WaitAsync(RetryInterval, cancellationToken).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                if (Leave(waiter) is { } handed)
+                {
+                    Free(handed);
+                }
+
+                throw;
+            }
+
+            // The timed wake-up: leave the queue and start again from step 1.
+            if (Leave(waiter) is { } late)
+            {
+                return late;
+            }
+
+            if (TryAllocCore(mode, priority, site, out T? element, out TaskCompletionSource<T>? again))
+            {
+                return element;
+            }
+
+            waiter = again!;
+        }
+    }
+
+    /// <summary>Takes a waiter out of the queue; returns the element it was handed if a free beat the leaving.</summary>
+    private T? Leave(TaskCompletionSource<T> waiter)
+    {
+        lock (_sync)
+        {
+            _waiters.Remove(waiter);
+        }
+
+        return waiter.TrySetCanceled() ? null : waiter.Task.IsCompletedSuccessfully ? waiter.Task.Result : null;
+    }
+
+    private T Create()
+    {
+        try
+        {
+            return _create();
+        }
+        catch
+        {
+            _budget.Uncharge(_elementBytes);
+            throw;
+        }
+    }
+
+    private void Destroy(T element)
+    {
+        try
+        {
+            _destroy?.Invoke(element);
+        }
+        finally
+        {
+            _budget.Uncharge(_elementBytes);
+        }
+    }
+
+    private MemoryAllocationException Refusal(AllocationMode mode, string? site)
+    {
+        MemoryBudgetSnapshot snapshot = _budget.GetSnapshot();
+        return new MemoryAllocationException(_elementBytes, mode, site, snapshot, snapshot);
+    }
+}

@@ -1,0 +1,109 @@
+namespace Headroom.Tests.Pools;
+
+/// <summary><see cref="Mempool{T}"/> follows mempool_alloc's order (semantics §9), against the test's own count of elements.</summary>
+public sealed class MempoolTests
+{
+    private const long Element = 1024;
+
+    [Fact]
+    public void Fresh_memory_first_then_the_pool_then_the_full_mode_and_NoWait_fails_only_when_both_are_gone()
+    {
+        using MemoryBudget budget = TestBudgets.Flat(1L << 20);
+        int created = 0;
+        using var pool = new Mempool<byte[]>(budget, 2, Element, () => { created++; return new byte[1]; });
+        Assert.Equal(2 * Element, budget.Used);
+
+        byte[] fresh = pool.Alloc(AllocationMode.NoWait); // 1. without reclaim: the budget has room
+        Assert.Equal(3, created);
+        Assert.Equal(2, pool.Pooled);
+
+        // Parked buffers: reclaimable, but only by an attempt that reclaims.
+        budget.Rent(16 * 1024).Dispose();
+        budget.Rent(32 * 1024).Dispose();
+        long parked = budget.Parked;
+        Assert.True(parked > 0);
+        long rest = budget.Capacity - budget.Used;
+        budget.Charge(rest, AllocationMode.NoWait);
+
+        byte[] pooled1 = pool.Alloc(AllocationMode.MayFail); // 2. the pool, before any reclaim
+        byte[] pooled2 = pool.Alloc(AllocationMode.MayFail);
+        Assert.Equal(0, pool.Pooled);
+        Assert.Equal(3, created);
+        Assert.Equal(parked, budget.Parked);
+
+        byte[] reclaimed = pool.Alloc(AllocationMode.MayFail); // 3. the full mode: reclaim gave back the parked memory
+        Assert.Equal(4, created);
+        Assert.True(budget.Parked < parked); // reclaim took what the attempt needed, the arena first
+
+        budget.TrimParked();
+        long more = budget.Capacity - budget.Used;
+        budget.Charge(more, AllocationMode.NoWait);
+        rest += more;
+        long used = budget.Used;
+        Assert.Throws<MemoryAllocationException>(() => pool.Alloc(AllocationMode.NoWait)); // empty pool, full budget
+        Assert.False(pool.TryAlloc(out _));
+        Assert.Equal(used, budget.Used); // a refusal changes nothing
+
+        budget.Uncharge(rest);
+        foreach (byte[] e in new[] { fresh, pooled1, pooled2, reclaimed })
+        {
+            pool.Free(e);
+        }
+
+        Assert.Equal(2, pool.Pooled); // refilled to its minimum; the rest destroyed
+        Assert.Equal(2 * Element, budget.Used);
+        pool.Dispose();
+        TestBudgets.AssertEmpty(budget);
+    }
+
+    [Fact]
+    public async Task A_blocking_caller_always_gets_an_element_and_a_cancelled_one_leaves_nothing()
+    {
+        using MemoryBudget budget = TestBudgets.Flat(4 * Element);
+        using var pool = new Mempool<object>(budget, 1, Element, static () => new object());
+        budget.Charge(3 * Element, AllocationMode.NoWait);
+        object only = pool.Alloc();
+        Assert.Equal(0, pool.Pooled);
+
+        using (var cancel = new CancellationTokenSource())
+        {
+            ValueTask<object> cancelled = pool.AllocAsync(AllocationMode.NoFail, cancellationToken: cancel.Token);
+            Assert.False(cancelled.IsCompleted);
+            cancel.Cancel();
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await cancelled);
+        }
+
+        ValueTask<object> waiting = pool.AllocAsync(AllocationMode.MayFail); // may block: it waits rather than fails
+        Task<object> blocking = Task.Factory.StartNew(() => pool.Alloc(AllocationMode.NoFail), TaskCreationOptions.LongRunning);
+        Assert.False(waiting.IsCompleted);
+
+        pool.Free(only); // handed to the oldest waiter
+        object got = await waiting.AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Same(only, got);
+        while (!blocking.IsCompleted)
+        {
+            pool.Free(got);
+            got = await Task.WhenAny(blocking, Task.Delay(50)) == blocking ? await blocking : pool.Alloc(AllocationMode.NoWait);
+        }
+
+        pool.Free(await blocking);
+        Assert.Equal(1, pool.Pooled);
+        budget.Uncharge(3 * Element);
+        pool.Dispose();
+        TestBudgets.AssertEmpty(budget);
+    }
+
+    [Fact]
+    public void Bad_arguments_are_refused_and_a_disposed_pool_refuses_allocations()
+    {
+        using MemoryBudget budget = TestBudgets.Flat(4 * Element);
+        Assert.Throws<ArgumentOutOfRangeException>(() => new Mempool<object>(budget, -1, Element, static () => new object()));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new Mempool<object>(budget, 1, 0, static () => new object()));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new Mempool<object>(budget, 5, Element, static () => new object()));
+        var pool = new Mempool<object>(budget, 1, Element, static () => new object());
+        Assert.Throws<ArgumentOutOfRangeException>(() => pool.TryAlloc(out _, AllocationMode.NoFail));
+        pool.Dispose();
+        Assert.Throws<ObjectDisposedException>(() => pool.Alloc());
+        TestBudgets.AssertEmpty(budget);
+    }
+}
