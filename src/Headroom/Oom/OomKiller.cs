@@ -5,10 +5,11 @@ namespace Headroom;
 
 /// <summary>
 /// The OOM killer of one budget tree (semantics §7, Linux's oom_kill.c with the OOM reaper). When a NoFail charge or a
-/// reservation finds reclaim without progress, it chooses one victim in the short subtree, cancels it, and reaps its
-/// reservations and reapable memory at once, so that a victim blocked on a lock the allocator holds cannot deadlock
-/// the tree (the article's case). One victim at a time; one that has not released its memory by the kill timeout is
-/// given up on, and the next may be chosen.
+/// reservation finds reclaim without progress, it chooses one victim in the short subtree and kills it through the
+/// <see cref="OomReaper"/> (reservations back at once; cancellation and reapable memory on workers of their own), so that
+/// a victim blocked on a lock the allocator holds cannot deadlock the tree (the article's case). One victim at a time per
+/// subtree (<see cref="UnwindingVictims"/>); one that has not released its memory by the kill timeout is given up on, and
+/// requests still waiting come back to choose the next (<c>MemoryBudget.KillOrWait</c>). Lock order: <see cref="LockOrder"/>.
 /// </summary>
 internal sealed class OomKiller
 {

@@ -51,7 +51,7 @@ internal static class OomReaper
         {
             try
             {
-                _ = reapable.Reclaim(long.MaxValue); // isolated: a fault or a timeout is logged there, and ends this call only
+                _ = reapable.Reclaim(long.MaxValue, CancellationToken.None); // isolated: a fault or a timeout is logged there, and ends this call only
             }
             catch (Exception e) when (e is not OutOfMemoryException)
             {
