@@ -122,6 +122,7 @@ internal static class PolicyRunner
         long usedAtEnd = 0, reservedAtEnd = 0;
         foreach (MemoryBudget budget in run.Watched)
         {
+            budget.TrimParked(); // parked buffers are the arena's reusable memory, not the run's: drained before the count
             usedAtEnd += budget.Used;
             reservedAtEnd += budget.Reserved;
         }

@@ -84,7 +84,9 @@ public sealed partial class MemoryBudget
     /// on this flow, if any; a charge held as a <see cref="ChargeLease"/> credits the consumer that made it instead.
     /// The check is exact and costs one read while no reservation is live at or below this budget; while one is, Used
     /// is read by walking them. It covers this budget only: uncharging a parent for what a child charged is not caught
-    /// (a lease cannot make that mistake).
+    /// (a lease cannot make that mistake). While other threads' stocks hold bytes of this budget (see
+    /// <see cref="Stocked"/>), an uncharge above Used by no more than they hold may pass the check; it then shows
+    /// when the stocks are drained, logged and repaired as Committed below zero.
     /// </remarks>
     public void Uncharge(long bytes) => Uncharge(bytes, AllocationContext.Current?.Consumer);
 

@@ -136,7 +136,7 @@ internal sealed class BackgroundReclaim : IDisposable
             // end the tree's only worker: the level rests as after a fruitless pass.
             if (_faultLog.Allows())
             {
-                Log.BackgroundReclaimFailed(_logger, e, level.Name);
+                Log.BackgroundReclaimFailedNoThrow(_logger, e, level.Name);
             }
 
             return false;

@@ -13,7 +13,7 @@ internal sealed class RetryTimer : IDisposable
     private readonly TimeProvider _clock;
     private readonly TimeSpan _rest;
     private readonly Action<MemoryBudget> _wake;
-    private readonly ITimer _timer;
+    private ITimer? _timer; // made on the first rest: most trees never rest, and a budget's constructor starts no timer
     private int _armed;
     private volatile bool _disposed;
 
@@ -22,7 +22,6 @@ internal sealed class RetryTimer : IDisposable
         _clock = clock;
         _rest = rest;
         _wake = wake;
-        _timer = Detached.Start(() => clock.CreateTimer(static state => ((RetryTimer)state!).Fire(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan));
     }
 
     /// <summary>Remembers a resting level and arms the timer if it is not armed.</summary>
@@ -31,14 +30,37 @@ internal sealed class RetryTimer : IDisposable
         _resting.TryAdd(level, 0);
         if (!_disposed && Interlocked.Exchange(ref _armed, 1) == 0)
         {
-            _timer.Change(_rest, Timeout.InfiniteTimeSpan);
+            Timer().Change(_rest, Timeout.InfiniteTimeSpan);
         }
     }
 
     public void Dispose()
     {
         _disposed = true;
-        _timer.Dispose();
+        Volatile.Read(ref _timer)?.Dispose();
+    }
+
+    private ITimer Timer()
+    {
+        if (Volatile.Read(ref _timer) is { } timer)
+        {
+            return timer;
+        }
+
+        ITimer created = Detached.Start(() => _clock.CreateTimer(static state => ((RetryTimer)state!).Fire(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan));
+        ITimer? won = Interlocked.CompareExchange(ref _timer, created, null);
+        if (won is not null)
+        {
+            created.Dispose();
+            return won;
+        }
+
+        if (_disposed)
+        {
+            created.Dispose(); // disposed while this one was being made: Dispose may have read null
+        }
+
+        return created;
     }
 
     private void Fire()
@@ -62,7 +84,7 @@ internal sealed class RetryTimer : IDisposable
 
         if (stillResting && !_disposed && Interlocked.Exchange(ref _armed, 1) == 0)
         {
-            _timer.Change(_rest, Timeout.InfiniteTimeSpan);
+            Timer().Change(_rest, Timeout.InfiniteTimeSpan);
         }
     }
 }
