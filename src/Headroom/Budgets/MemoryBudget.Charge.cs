@@ -380,13 +380,8 @@ public sealed partial class MemoryBudget
             return new ChargeOutcome(null, WaitAtMost(maxWait, bytes, floor, mode, site, cancellationToken)); // may fail: no OOM kill for it
         }
 
-        // Out of memory only when memory is short: a charge refused only to keep its place in line just waits its turn.
-        if (!refused.RefusesOnlyForOrder(bytes, floor) && TryAfterOom(bytes, refused, floor, Floor.HalfMin))
-        {
-            return default; // NoFail after the OOM killer ran may use half the min reserve (ALLOC_OOM)
-        }
-
-        return new ChargeOutcome(null, Wait(bytes, floor, mode, site, admits: null, jump: false, cancellationToken));
+        // NoFail after the OOM killer ran may use half the min reserve (ALLOC_OOM).
+        return KillOrWait(bytes, refused, floor, Floor.HalfMin, mode, site, admits: null, cancellationToken) is { } wait ? new ChargeOutcome(null, wait) : default;
     }
 
     /// <summary>The exception for a charge that was refused by <paramref name="refusedBy"/>.</summary>
