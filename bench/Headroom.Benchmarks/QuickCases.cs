@@ -31,6 +31,8 @@ internal static class QuickCases
 
         // Ambient scopes must cost nothing while none is open, also in a process (and in code tiered up) that uses them.
         new("try-charge+uncharge 4KiB, scopes used", 1, CheckedCas, ChargeUnchargeAfterScope4KiB, CasAddSub(FourKiB)),
+
+        .. RentCases.All,
     ];
 
     private static RoundBody ChargeUncharge4KiB()

@@ -36,6 +36,9 @@ internal sealed class FakeReclaim : IReclaimDriver
 
     public void WakeBackground(MemoryBudget level) => BackgroundWakes.Add(level);
 
+    public ValueTask<long> ReclaimDirectAsync(MemoryBudget level, long target, CancellationToken cancellationToken) =>
+        ValueTask.FromResult(ReclaimDirect(level, target, cancellationToken));
+
     public long ReclaimDirect(MemoryBudget level, long target, CancellationToken cancellationToken)
     {
         Passes++;

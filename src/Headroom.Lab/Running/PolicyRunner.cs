@@ -122,7 +122,7 @@ internal static class PolicyRunner
         long usedAtEnd = 0, reservedAtEnd = 0;
         foreach (MemoryBudget budget in run.Watched)
         {
-            budget.TrimParked(); // buffers the arena keeps for reuse are charged to the root; at the end they are no leak
+            budget.TrimParked(); // parked buffers are the arena's reusable memory, not the run's: drained before the count
             usedAtEnd += budget.Used;
             reservedAtEnd += budget.Reserved;
         }

@@ -23,7 +23,7 @@ public sealed class AllocationScope : IDisposable
     /// While open, reclaim started by this flow skips the reclaimers of <paramref name="domain"/>: Linux's GFP_NOFS as
     /// <c>memalloc_nofs_save</c> does it. Open it around code that holds a lock the domain's reclaimers need.
     /// </summary>
-    /// <param name="domain">The reclaim domain, as registered with <see cref="MemoryBudget.RegisterReclaimer"/>.</param>
+    /// <param name="domain">The reclaim domain, as registered with <see cref="MemoryBudget.RegisterReclaimer(IMemoryReclaimer, ReclaimerOptions)"/>.</param>
     /// <returns>The scope.</returns>
     /// <exception cref="ArgumentException"><paramref name="domain"/> is empty.</exception>
     public static AllocationScope NoReclaim(string domain)

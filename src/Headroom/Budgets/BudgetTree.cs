@@ -117,6 +117,7 @@ internal sealed class BudgetTree
                 if (granted)
                 {
                     Reclaim.WakeBackground(level); // a new head: reclaim goes on for it
+                    head.Nudge(); // and if it goes back to the OOM killer while it waits, it does so now
                 }
 
                 break;
@@ -130,6 +131,10 @@ internal sealed class BudgetTree
                 Leave(head);
                 head.Complete();
                 granted = true;
+            }
+            else
+            {
+                head.Nudge(); // it waits at another level now
             }
         }
 
@@ -160,6 +165,19 @@ internal sealed class BudgetTree
             }
 
             refusedBy = again;
+        }
+    }
+
+    /// <summary>A victim of the OOM killer ended (released its memory, or was given up on): every waiter that goes back to the killer while it waits does so now.</summary>
+    internal void NudgeAll()
+    {
+        lock (Sync)
+        {
+            LockOrder.Entered(LockLevel.Tree, Sync);
+            foreach (Waiter waiter in _byAge)
+            {
+                waiter.Nudge();
+            }
         }
     }
 

@@ -14,7 +14,9 @@ internal readonly record struct ChargeOutcome(MemoryBudget? RefusedBy, Task? Wai
             throw budget.Refusal(bytes, mode, site, refusedBy);
         }
 
+#pragma warning disable RS0030 // the blocking entry points block by contract; the wait is a waiter's completion, which needs no thread to finish
         Wait?.GetAwaiter().GetResult();
+#pragma warning restore RS0030
     }
 
     /// <summary>For the asynchronous entry points: a completed task when granted, without allocating.</summary>

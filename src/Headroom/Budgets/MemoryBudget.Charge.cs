@@ -70,6 +70,11 @@ public sealed partial class MemoryBudget
             return ValueTask.FromCanceled(cancellationToken);
         }
 
+        if (mode != AllocationMode.NoWait && AllocationContext.Current is null)
+        {
+            return ChargeOrdinaryAsync(bytes, mode, priority, site, cancellationToken); // direct reclaim awaited, not run on this thread
+        }
+
         try
         {
             return ChargeCore(bytes, mode, priority, site, cancellationToken).AsValueTask(this, bytes, mode, site);
@@ -88,7 +93,9 @@ public sealed partial class MemoryBudget
     /// on this flow, if any; a charge held as a <see cref="ChargeLease"/> credits the consumer that made it instead.
     /// The check is exact and costs one read while no reservation is live at or below this budget; while one is, Used
     /// is read by walking them. It covers this budget only: uncharging a parent for what a child charged is not caught
-    /// (a lease cannot make that mistake).
+    /// (a lease cannot make that mistake). While other threads' stocks hold bytes of this budget (see
+    /// <see cref="Stocked"/>), an uncharge above Used by no more than they hold may pass the check; it then shows
+    /// when the stocks are drained, logged and repaired as Committed below zero.
     /// </remarks>
     public void Uncharge(long bytes) => Uncharge(bytes, AllocationContext.Current?.Consumer);
 
@@ -355,6 +362,12 @@ public sealed partial class MemoryBudget
         }
 
         MemoryBudget? refused = ChargeWithoutWaiting(bytes, effective, floor, refusedBy, policy?.MaxRetries ?? MaxReclaimRetries, cancellationToken);
+        return AfterDirectReclaim(bytes, mode, effective, floor, policy, site, refused, cancellationToken);
+    }
+
+    /// <summary>The slow path once direct reclaim is done (<paramref name="refused"/> null: granted): refused, or for NoFail the OOM killer and the wait.</summary>
+    private ChargeOutcome AfterDirectReclaim(long bytes, AllocationMode mode, AllocationMode effective, Floor floor, SitePolicy? policy, string? site, MemoryBudget? refused, CancellationToken cancellationToken)
+    {
         if (refused is null)
         {
             return default;
@@ -371,13 +384,8 @@ public sealed partial class MemoryBudget
             return new ChargeOutcome(null, WaitAtMost(maxWait, bytes, floor, mode, site, cancellationToken)); // may fail: no OOM kill for it
         }
 
-        // Out of memory only when memory is short: a charge refused only to keep its place in line just waits its turn.
-        if (!refused.RefusesOnlyForOrder(bytes, floor) && TryAfterOom(bytes, refused, floor, Floor.HalfMin))
-        {
-            return default; // NoFail after the OOM killer ran may use half the min reserve (ALLOC_OOM)
-        }
-
-        return new ChargeOutcome(null, Wait(bytes, floor, mode, site, admits: null, jump: false, cancellationToken));
+        // NoFail after the OOM killer ran may use half the min reserve (ALLOC_OOM).
+        return KillOrWait(bytes, refused, floor, Floor.HalfMin, mode, site, admits: null, cancellationToken) is { } wait ? new ChargeOutcome(null, wait) : default;
     }
 
     /// <summary>The exception for a charge that was refused by <paramref name="refusedBy"/>.</summary>
@@ -402,7 +410,7 @@ public sealed partial class MemoryBudget
 
         IReclaimDriver reclaim = Tree.Reclaim;
         int passesWithoutProgress = 0;
-        while (!cancellationToken.IsCancellationRequested)
+        for (int pass = 0; pass < MaxDirectReclaimPasses && !cancellationToken.IsCancellationRequested; pass++)
         {
             long room = refused._capacity - refused.FloorBytes(floor) - refused.Committed;
             if (mode != AllocationMode.MayFail && room + reclaim.Reclaimable(refused) < bytes)

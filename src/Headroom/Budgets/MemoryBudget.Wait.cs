@@ -7,7 +7,11 @@ public sealed partial class MemoryBudget
     /// Parks a NoFail charge in the queue of the level that refuses it; the waker charges on its behalf. A charge from
     /// reclaim context (<paramref name="jump"/>) queues ahead of every other waiter: the memory it frees is theirs.
     /// </summary>
-    private Task Wait(long bytes, Floor floor, AllocationMode mode, string? site, MemoryReservation? admits, bool jump, CancellationToken cancellationToken)
+    private Task Wait(long bytes, Floor floor, AllocationMode mode, string? site, MemoryReservation? admits, bool jump, CancellationToken cancellationToken) =>
+        Enqueue(bytes, floor, mode, site, admits, jump, cancellationToken).Completion.Task;
+
+    /// <summary><see cref="Wait"/>, returning the waiter itself: granted already, or queued (and cancellable).</summary>
+    private Waiter Enqueue(long bytes, Floor floor, AllocationMode mode, string? site, MemoryReservation? admits, bool jump, CancellationToken cancellationToken)
     {
         Waiter waiter;
         lock (Tree.Sync)
@@ -18,7 +22,7 @@ public sealed partial class MemoryBudget
             if (TryGrant(waiter) is not { } refusedBy || BudgetTree.QueueAt(waiter, refusedBy))
             {
                 waiter.Complete();
-                return waiter.Completion.Task;
+                return waiter;
             }
 
             Tree.Park(waiter);
@@ -42,7 +46,7 @@ public sealed partial class MemoryBudget
             }
         }
 
-        return waiter.Completion.Task;
+        return waiter;
     }
 
     /// <summary>

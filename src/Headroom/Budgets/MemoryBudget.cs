@@ -226,7 +226,10 @@ public sealed partial class MemoryBudget : IDisposable, IAsyncDisposable
 
             foreach (MemoryBudget level in levels)
             {
-                Tree.WakeLevel(level);
+                if (!Tree.WakeLevel(level))
+                {
+                    level.Queue.Head?.Nudge(); // perhaps a new head, which still does not fit
+                }
             }
 
             if (Parent is null)

@@ -6,6 +6,8 @@ namespace Headroom;
 /// </summary>
 internal sealed class Waiter
 {
+    private TaskCompletionSource? _turn;
+
     internal Waiter(MemoryBudget budget, long bytes, Floor floor, AllocationMode mode, string? site, MemoryReservation? admits, long ticket, long startTimestamp)
     {
         Admits = admits;
@@ -59,6 +61,20 @@ internal sealed class Waiter
 
     /// <summary>Set by a grant that found the reservation it admits into disposed: the bytes went back, and the wait fails.</summary>
     internal bool Rejected { get; set; }
+
+    /// <summary>
+    /// For a waiter that goes back to the OOM killer while it waits: a task that completes when it became the head of
+    /// its queue, or moved to another level, and still does not fit. Only the latest such task is completed.
+    /// </summary>
+    internal Task NextTurn()
+    {
+        var turn = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Volatile.Write(ref _turn, turn);
+        return turn.Task;
+    }
+
+    /// <summary>Wakes the waiter without granting it (it stays queued): its turn came and it still does not fit. A no-op for waiters that do not go back to the killer.</summary>
+    internal void Nudge() => Interlocked.Exchange(ref _turn, null)?.TrySetResult();
 
     /// <summary>Completes a waiter that left the queue granted: it owns its bytes, unless its reservation was disposed meanwhile.</summary>
     internal void Complete()

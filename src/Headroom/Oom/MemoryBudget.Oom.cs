@@ -15,7 +15,7 @@ public sealed partial class MemoryBudget
 
     /// <summary>Registers a unit of work that the OOM killer may cancel; it is a candidate when this budget's subtree is out of memory.</summary>
     /// <param name="name">The consumer's name, for reports.</param>
-    /// <param name="cancellation">Cancelled to kill it.</param>
+    /// <param name="cancellation">Cancelled to kill it, asynchronously: its callbacks never run on the allocating thread.</param>
     /// <param name="oomScoreAdj">−1000 (never chosen) to 1000, in thousandths of the short budget's capacity added to its badness.</param>
     /// <returns>The consumer; dispose it when the work ends.</returns>
     /// <exception cref="ArgumentException">The name is empty.</exception>
@@ -29,7 +29,7 @@ public sealed partial class MemoryBudget
 
     /// <summary>Registers a unit of work that the OOM killer may kill through a callback.</summary>
     /// <param name="name">The consumer's name, for reports.</param>
-    /// <param name="kill">Called once, outside every lock, to kill it.</param>
+    /// <param name="kill">Called once to kill it, outside every lock and on a worker of its own, never on the allocating thread.</param>
     /// <param name="oomScoreAdj">−1000 (never chosen) to 1000, in thousandths of the short budget's capacity added to its badness.</param>
     /// <returns>The consumer; dispose it when the work ends.</returns>
     /// <exception cref="ArgumentException">The name is empty.</exception>
@@ -61,17 +61,4 @@ public sealed partial class MemoryBudget
         ThrowIfDisposed();
         return Tree.Oom.Register(this, name, oomScoreAdj, cancellation, kill);
     }
-
-    /// <summary>
-    /// A NoFail charge or a reservation found no progress possible at <paramref name="refusedBy"/>: the OOM killer takes
-    /// a last look at <paramref name="floor"/>, and after a kill the request tries once more at <paramref name="afterKill"/>.
-    /// True when granted.
-    /// </summary>
-    private bool TryAfterOom(long bytes, MemoryBudget refusedBy, Floor floor, Floor afterKill) =>
-        Tree.Oom.OutOfMemory(refusedBy, bytes, () => TryChargePath(bytes, floor, Ticket.Arrival, locked: false) is null) switch
-        {
-            OomOutcome.Granted => true,
-            OomOutcome.Killed => TryChargePath(bytes, afterKill, Ticket.Arrival, locked: false) is null,
-            _ => false,
-        };
 }

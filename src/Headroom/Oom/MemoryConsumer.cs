@@ -13,10 +13,11 @@ public sealed class MemoryConsumer : IDisposable
     private readonly CancellationTokenSource? _cancellation;
     private readonly Action? _kill;
     private readonly List<MemoryReservation> _reservations = [];
-    private readonly List<IMemoryReclaimer> _reapable = [];
+    private readonly List<Shrinker> _reapable = [];
     private long _charged;
     private int _killed;
     private int _disposed;
+    private Task _killing = Task.CompletedTask;
 
     internal MemoryConsumer(MemoryBudget budget, string name, int oomScoreAdj, CancellationTokenSource? cancellation, Action? kill, long order)
     {
@@ -89,19 +90,25 @@ public sealed class MemoryConsumer : IDisposable
     /// Registers memory the OOM reaper may release without the consumer's cooperation once it is killed (a cache of
     /// its own). Its reservations are always reapable.
     /// </summary>
-    /// <param name="reapable">Frees the consumer's reapable memory; asked for everything when the consumer is killed.</param>
+    /// <param name="reapable">
+    /// Frees the consumer's reapable memory; asked for everything when the consumer is killed, on the OOM reaper's own
+    /// worker (never the allocating thread), with the timeout and fault isolation of a registered reclaimer: a call that
+    /// throws is logged, and one that runs past the kill timeout (at most 5 seconds) is abandoned.
+    /// </param>
     /// <returns>A registration; disposing it withdraws the memory from the reaper.</returns>
     public IDisposable RegisterReapable(IMemoryReclaimer reapable)
     {
         ArgumentNullException.ThrowIfNull(reapable);
         ThrowIfDisposed();
+        BudgetTree tree = Budget.Tree;
+        var shrinker = new Shrinker(Budget, new Headroom.Reclaim.ReclaimerCall(reapable), tree.Oom.ReaperOptions, order: 0, tree.TimeProvider, tree.Logger);
         lock (_reapable)
         {
             LockOrder.Entered(LockLevel.Leaf, _reapable);
-            _reapable.Add(reapable);
+            _reapable.Add(shrinker);
         }
 
-        return new Withdrawal(this, reapable);
+        return new Withdrawal(this, shrinker);
     }
 
     /// <summary>Unregisters the consumer. What it still has charged stays charged, and is reported.</summary>
@@ -152,15 +159,22 @@ public sealed class MemoryConsumer : IDisposable
     /// <summary>Marks it killed; false when it already was.</summary>
     internal bool MarkKilled() => Interlocked.Exchange(ref _killed, 1) == 0;
 
-    /// <summary>Kill = cancel (semantics §7.3).</summary>
-    internal void Cancel()
+    /// <summary>The asynchronous part of its kill (cancellation signalled, reapable memory reaped); completed before any kill.</summary>
+    internal Task Killing
+    {
+        get => Volatile.Read(ref _killing);
+        set => Volatile.Write(ref _killing, value);
+    }
+
+    /// <summary>Kill = cancel (semantics §7.3): the victim's own code (its token's callbacks, its kill action). Run by the reaper, never by the allocator.</summary>
+    internal void Signal()
     {
         _cancellation?.Cancel();
         _kill?.Invoke();
     }
 
-    /// <summary>The OOM reaper: releases its unconsumed reservations and its reapable memory, without its cooperation.</summary>
-    internal void Reap(Action<Exception> onFault)
+    /// <summary>The OOM reaper's inline part: releases its unconsumed reservations, which runs no user code.</summary>
+    internal void ReapReservations()
     {
         MemoryReservation[] reservations;
         lock (_reservations)
@@ -174,30 +188,15 @@ public sealed class MemoryConsumer : IDisposable
         {
             reservation.Dispose();
         }
+    }
 
-        IMemoryReclaimer[] reapable;
+    /// <summary>Its reapable memory, as reclaimers with their timeout and isolation.</summary>
+    internal Shrinker[] Reapables()
+    {
         lock (_reapable)
         {
             LockOrder.Entered(LockLevel.Leaf, _reapable);
-            reapable = [.. _reapable];
-        }
-
-        foreach (IMemoryReclaimer memory in reapable)
-        {
-            var progress = new ReclaimProgress();
-            try
-            {
-                using var scope = new AllocationScope(AllocationContext.InReclaim(progress));
-                memory.Reclaim(long.MaxValue, CancellationToken.None);
-            }
-            catch (Exception e) when (e is not OutOfMemoryException)
-            {
-                onFault(e);
-            }
-            finally
-            {
-                progress.Close();
-            }
+            return [.. _reapable];
         }
     }
 
@@ -207,7 +206,7 @@ public sealed class MemoryConsumer : IDisposable
         Attribute(bytes);
     }
 
-    private sealed class Withdrawal(MemoryConsumer consumer, IMemoryReclaimer reapable) : IDisposable
+    private sealed class Withdrawal(MemoryConsumer consumer, Shrinker reapable) : IDisposable
     {
         public void Dispose()
         {

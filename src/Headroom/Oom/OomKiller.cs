@@ -5,10 +5,11 @@ namespace Headroom;
 
 /// <summary>
 /// The OOM killer of one budget tree (semantics §7, Linux's oom_kill.c with the OOM reaper). When a NoFail charge or a
-/// reservation finds reclaim without progress, it chooses one victim in the short subtree, cancels it, and reaps its
-/// reservations and reapable memory at once, so that a victim blocked on a lock the allocator holds cannot deadlock
-/// the tree (the article's case). One victim at a time; one that has not released its memory by the kill timeout is
-/// given up on, and the next may be chosen.
+/// reservation finds reclaim without progress, it chooses one victim in the short subtree and kills it through the
+/// <see cref="OomReaper"/> (reservations back at once; cancellation and reapable memory on workers of their own), so that
+/// a victim blocked on a lock the allocator holds cannot deadlock the tree (the article's case). One victim at a time per
+/// subtree (<see cref="UnwindingVictims"/>); one that has not released its memory by the kill timeout is given up on, and
+/// requests still waiting come back to choose the next (<c>MemoryBudget.KillOrWait</c>). Lock order: <see cref="LockOrder"/>.
 /// </summary>
 internal sealed class OomKiller
 {
@@ -20,10 +21,12 @@ internal sealed class OomKiller
     private readonly TimeSpan _killTimeout;
     private MemoryConsumer[] _consumers = [];
     private long _registrations;
-    private MemoryConsumer? _victim;
-    private ITimer? _timer;
+    private readonly UnwindingVictims _unwinding = new();
     private long _lastNobody;
     private bool _disposed;
+
+    /// <summary>Completed (and replaced) when a victim released its memory or was given up on; guarded by <see cref="_sync"/>.</summary>
+    private TaskCompletionSource _victimEnded = NewSignal();
 
     internal OomKiller(BudgetTree tree, ILogger logger, OomOptions options)
     {
@@ -32,6 +35,9 @@ internal sealed class OomKiller
         _policy = options.Policy;
         _selector = options.Selector;
         _killTimeout = options.KillTimeout;
+        var reaper = new ReclaimerOptions { Domain = "oom-reaper" };
+        reaper.Timeout = reaper.Timeout < _killTimeout ? reaper.Timeout : _killTimeout;
+        ReaperOptions = reaper;
     }
 
     /// <summary>Gets the killer's lock: held while it takes its last look, chooses and marks a victim.</summary>
@@ -45,7 +51,7 @@ internal sealed class OomKiller
 
     private bool Panics => _selector is null && _policy == OomPolicy.Panic;
 
-    /// <summary>The victim being unwound, if any.</summary>
+    /// <summary>The oldest victim still being unwound, if any.</summary>
     internal MemoryConsumer? Victim
     {
         get
@@ -53,7 +59,20 @@ internal sealed class OomKiller
             lock (_sync)
             {
                 LockOrder.Entered(LockLevel.Killer, _sync);
-                return _victim;
+                return _unwinding.Oldest;
+            }
+        }
+    }
+
+    /// <summary>Completes when a victim next releases its memory or is given up on.</summary>
+    internal Task VictimEnded
+    {
+        get
+        {
+            lock (_sync)
+            {
+                LockOrder.Entered(LockLevel.Killer, _sync);
+                return _victimEnded.Task;
             }
         }
     }
@@ -85,19 +104,33 @@ internal sealed class OomKiller
         Released(consumer);
     }
 
+    /// <summary>The reaper's settings for a victim's reapable memory: a reclaimer's, with its timeout bounded by the kill timeout.</summary>
+    internal ReclaimerOptions ReaperOptions { get; }
+
+    /// <summary>After a reap: a victim that holds nothing more is done unwinding as far as memory goes.</summary>
+    internal void ReleasedIfEmpty(MemoryConsumer victim)
+    {
+        if (victim.Charged <= 0)
+        {
+            Released(victim);
+        }
+    }
+
     /// <summary>The victim gave its memory back (or ended): the killer may choose again.</summary>
     internal void Released(MemoryConsumer consumer)
     {
         lock (_sync)
         {
             LockOrder.Entered(LockLevel.Killer, _sync);
-            if (_victim == consumer)
+            if (!_unwinding.Remove(consumer))
             {
-                _victim = null;
-                _timer?.Dispose();
-                _timer = null;
+                return;
             }
+
+            RaiseVictimEnded();
         }
+
+        _tree.NudgeAll(); // waiters that still do not fit come back to choose again
     }
 
     /// <summary>
@@ -105,25 +138,37 @@ internal sealed class OomKiller
     /// lock it first tries the request once more (<paramref name="tryNow"/>): memory may have come back since its last
     /// refusal, and then nobody dies (Linux retries under its oom_lock too). Otherwise it chooses, kills and reaps.
     /// </summary>
-    internal OomOutcome OutOfMemory(MemoryBudget level, long bytes, Func<bool> tryNow)
+    /// <param name="level">The level that refused the request: victims are chosen in its subtree.</param>
+    /// <param name="bytes">The request's size, for the report.</param>
+    /// <param name="tryNow">The last try; true when the request needs nobody killed (granted, or waiting only its turn).</param>
+    /// <param name="victimEnded">
+    /// Completes when, after this decision, a victim releases its memory or is given up on: a request still waiting then
+    /// comes back here (semantics §7: a request that needs two victims gets two, one after the other).
+    /// </param>
+    internal OomOutcome OutOfMemory(MemoryBudget level, long bytes, Func<bool> tryNow, out Task victimEnded)
     {
         OomReport report;
         MemoryConsumer? victim = null;
         lock (_sync)
         {
             LockOrder.Entered(LockLevel.Killer, _sync);
+            victimEnded = _victimEnded.Task; // read under the lock that every victim's end takes: no end is missed
             if (tryNow())
             {
                 return OomOutcome.Granted;
             }
 
-            if (_victim is not null || _disposed)
+            if (_disposed || _unwinding.Block(level))
             {
-                return OomOutcome.NoKill; // still unwinding, not yet given up on: no second victim (Linux aborts its scan too)
+                return OomOutcome.NoKill; // a victim in this subtree still unwinds, not yet given up on: no second one there (Linux aborts its scan too)
             }
 
             report = Choose(level, bytes, dryRun: false);
-            if (report.Victim?.Consumer is not { } chosen)
+            if (Panics)
+            {
+                // vm.panic_on_oom: the process ends on OOM, whether or not a consumer is eligible (handled below, outside the lock).
+            }
+            else if (report.Victim?.Consumer is not { } chosen)
             {
                 if (report.Candidates.Count > 0)
                 {
@@ -132,13 +177,14 @@ internal sealed class OomKiller
 
                 return OomOutcome.NoKill;
             }
-
-            if (!Panics)
+            else
             {
                 victim = chosen;
                 victim.MarkKilled();
-                _victim = victim;
-                _timer = Detached.Start(() => _tree.TimeProvider.CreateTimer(static state => ((OomKiller)state!).KillTimedOut(), this, _killTimeout, Timeout.InfiniteTimeSpan));
+                var state = (Killer: this, Victim: victim);
+                _unwinding.Add(victim, Detached.Start(() => _tree.TimeProvider.CreateTimer(
+                    static state => (((OomKiller Killer, MemoryConsumer Victim))state!).Killer.KillTimedOut((((OomKiller Killer, MemoryConsumer Victim))state!).Victim),
+                    state, _killTimeout, Timeout.InfiniteTimeSpan)));
             }
         }
 
@@ -150,20 +196,8 @@ internal sealed class OomKiller
         }
 
         // Kill and reap first: user code (the report's handlers, the logger) runs only once the memory is on its way back.
-        try
-        {
-            victim.Cancel();
-        }
-        catch (Exception e) when (e is not OutOfMemoryException)
-        {
-            Log.KillFailed(_logger, e, victim.Name);
-        }
-
-        victim.Reap(e => Log.KillFailed(_logger, e, victim.Name));
-        if (victim.Charged <= 0)
-        {
-            Released(victim); // all it held was reapable: it is done unwinding as far as memory goes
-        }
+        OomReaper.Kill(victim, _logger, static reaped => reaped.Budget.Tree.Oom.ReleasedIfEmpty(reaped));
+        ReleasedIfEmpty(victim);
 
         Publish(report);
         return OomOutcome.Killed;
@@ -176,8 +210,7 @@ internal sealed class OomKiller
         {
             LockOrder.Entered(LockLevel.Killer, _sync);
             _disposed = true;
-            _timer?.Dispose();
-            _timer = null;
+            _unwinding.Clear();
         }
     }
 
@@ -202,7 +235,7 @@ internal sealed class OomKiller
             }
 
             long charged = c.Charged, reserved = c.Reserved;
-            long badness = Math.Max(0, charged) + reserved + (c.OomScoreAdj * level.Capacity / 1000);
+            long badness = Badness.Of(charged, reserved, c.OomScoreAdj, level.Capacity);
             bool eligible = c.OomScoreAdj != MemoryConsumer.NeverKill && !c.IsKilled && !c.GivenUp && !c.IsDisposed;
             candidates.Add(new OomCandidate(c.Name, c.Budget.Name, charged, reserved, c.OomScoreAdj, badness, eligible) { Consumer = c });
         }
@@ -214,7 +247,8 @@ internal sealed class OomKiller
         if (eligibles.Length == 0)
         {
             victim = null;
-            reason = candidates.Count == 0 ? "no consumer is registered in this subtree" : "every consumer is immune, killed or given up on";
+            reason = (candidates.Count == 0 ? "no consumer is registered in this subtree" : "every consumer is immune, killed or given up on")
+                + (Panics ? "; the policy is to panic" : string.Empty);
         }
         else if (_selector is not null)
         {
@@ -248,8 +282,16 @@ internal sealed class OomKiller
             return (null, $"the selector threw {e.GetType().Name}: nobody is killed");
         }
 
-        return victim is null ? (null, "the selector chose nobody")
-            : eligibles.Contains(victim) ? (victim, $"the selector chose '{victim.Name}'")
+        if (victim is null)
+        {
+            return (null, "the selector chose nobody");
+        }
+
+        // Matched by identity, not by reference or value: a selector may return a copy (`c with { ... }`) of a candidate.
+        OomCandidate? chosen = victim.Consumer is { } consumer
+            ? Array.Find(eligibles, c => c.Consumer == consumer)
+            : eligibles.Count(c => c.Name == victim.Name && c.Budget == victim.Budget) == 1 ? Array.Find(eligibles, c => c.Name == victim.Name && c.Budget == victim.Budget) : null;
+        return chosen is not null ? (chosen, $"the selector chose '{chosen.Name}'")
             : (null, $"the selector returned '{victim.Name}', which is not one of the eligible candidates: nobody is killed");
     }
 
@@ -267,45 +309,35 @@ internal sealed class OomKiller
         }
     }
 
-    /// <summary>The victim did not release its memory in time: give up on it, and let the stalled choose again.</summary>
-    private void KillTimedOut()
+    /// <summary>The victim did not release its memory in time: give up on it; requests still waiting come back to choose again.</summary>
+    private void KillTimedOut(MemoryConsumer given)
     {
-        MemoryConsumer? given;
         lock (_sync)
         {
             LockOrder.Entered(LockLevel.Killer, _sync);
-            given = _victim;
-            if (given is null)
+            if (!_unwinding.Remove(given))
             {
-                return;
+                return; // it released its memory meanwhile
             }
 
             given.GivenUp = true;
-            _victim = null;
-            _timer?.Dispose();
-            _timer = null;
+            RaiseVictimEnded();
         }
 
         Log.VictimGivenUp(_logger, given.Name, _killTimeout, given.Charged);
-        Waiter? oldest;
-        lock (_tree.Sync)
-        {
-            LockOrder.Entered(LockLevel.Tree, _tree.Sync);
-            oldest = _tree.ByAge.First?.Value;
-        }
-
-        if (oldest?.QueuedAt is { } level)
-        {
-            try
-            {
-                OutOfMemory(level, oldest.Bytes, static () => false); // the waiter is tried by every release; no try here
-            }
-            catch (Exception e) when (e is not OutOfMemoryException)
-            {
-                Log.KillFailed(_logger, e, "(after a kill timeout)"); // a timer callback must not throw
-            }
-        }
+        _tree.NudgeAll();
     }
+
+    /// <summary>Marks a victim's end for requests that looked before they queued (the tree's waiters are woken after this lock). Caller holds <see cref="_sync"/>.</summary>
+    private void RaiseVictimEnded()
+    {
+        LockOrder.Held(_sync);
+        TaskCompletionSource ended = _victimEnded;
+        _victimEnded = NewSignal();
+        ended.TrySetResult();
+    }
+
+    private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     private void LogNobody(OomReport report)
     {

@@ -9,6 +9,6 @@ public enum OomPolicy
     /// <summary>The most recently registered eligible consumer: the least work is lost.</summary>
     NewestFirst = 1,
 
-    /// <summary>End the process instead of killing a consumer (Linux's <c>vm.panic_on_oom</c>).</summary>
+    /// <summary>End the process on OOM instead of killing a consumer, whether or not any consumer is eligible (Linux's <c>vm.panic_on_oom</c>).</summary>
     Panic = 2,
 }

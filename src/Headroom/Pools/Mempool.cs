@@ -104,7 +104,9 @@ public sealed class Mempool<T> : IDisposable
             try
             {
                 // The synchronous entry point blocks by contract (for synchronous callers only).
+#pragma warning disable RS0030 // see the comment above: only the synchronous entry point blocks
                 return waiter.Task.WaitAsync(RetryInterval, cancellationToken).GetAwaiter().GetResult();
+#pragma warning restore RS0030
             }
             catch (TimeoutException)
             {
@@ -310,7 +312,9 @@ public sealed class Mempool<T> : IDisposable
             _waiters.Remove(waiter);
         }
 
+#pragma warning disable RS0030 // read only once completed: nothing blocks
         return waiter.TrySetCanceled() ? null : waiter.Task.IsCompletedSuccessfully ? waiter.Task.Result : null;
+#pragma warning restore RS0030
     }
 
     private T Create()

@@ -109,7 +109,7 @@ internal sealed class BackgroundReclaim : IDisposable
             Volatile.Write(ref _signalled, 0);
             while (!_stop.IsCancellationRequested && _short.TryDequeue(out MemoryBudget? level))
             {
-                bool progress = ReclaimFor(level);
+                bool progress = await ReclaimForAsync(level).ConfigureAwait(false);
 
                 level.LeaveBackgroundQueue(_clock, progress ? TimeSpan.Zero : RetryAfterNoProgress);
                 if (level.Shortfall() > 0)
@@ -130,7 +130,7 @@ internal sealed class BackgroundReclaim : IDisposable
     }
 
     /// <summary>Reclaims for one level until its shortfall is met or a pass makes no progress; false when it stopped without progress.</summary>
-    private bool ReclaimFor(MemoryBudget level)
+    private async Task<bool> ReclaimForAsync(MemoryBudget level)
     {
         try
         {
@@ -138,11 +138,15 @@ internal sealed class BackgroundReclaim : IDisposable
             long shortfall;
             while (progress && !_stop.IsCancellationRequested && (shortfall = level.Shortfall()) > 0)
             {
-                progress = _driver.Pass(level, shortfall, context: null) > 0;
+                progress = await _driver.PassAsync(level, shortfall, context: null, _stop.Token).ConfigureAwait(false) > 0;
                 Interlocked.Increment(ref _passes);
             }
 
             return progress;
+        }
+        catch (OperationCanceledException) when (_stop.IsCancellationRequested)
+        {
+            return false; // the tree is being disposed
         }
         catch (Exception e)
         {

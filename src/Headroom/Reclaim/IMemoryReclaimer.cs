@@ -2,7 +2,7 @@ namespace Headroom;
 
 /// <summary>
 /// A shrinker (semantics §6): something holding memory charged to a budget that it can give back under pressure,
-/// such as a cache. Register it with <see cref="MemoryBudget.RegisterReclaimer"/>.
+/// such as a cache. Register it with <see cref="MemoryBudget.RegisterReclaimer(IMemoryReclaimer, ReclaimerOptions)"/>.
 /// </summary>
 /// <remarks>
 /// Reclaim runs in a reclaim context: charges made inside <see cref="Reclaim"/> never recurse into reclaim and may use

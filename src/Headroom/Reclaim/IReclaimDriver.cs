@@ -13,6 +13,9 @@ internal interface IReclaimDriver
     /// <remarks>The caller's <paramref name="cancellationToken"/> reaches the reclaimers; cancelled, it throws <see cref="OperationCanceledException"/>.</remarks>
     long ReclaimDirect(MemoryBudget level, long target, CancellationToken cancellationToken);
 
+    /// <summary>The asynchronous twin of <see cref="ReclaimDirect"/>: reclaimers are awaited and no thread is blocked on them.</summary>
+    ValueTask<long> ReclaimDirectAsync(MemoryBudget level, long target, CancellationToken cancellationToken);
+
     /// <summary>How many bytes reclaim could free at <paramref name="level"/> if asked for everything.</summary>
     long Reclaimable(MemoryBudget level);
 }

@@ -1,3 +1,5 @@
+using Headroom.Reclaim;
+
 namespace Headroom;
 
 /// <summary>Reclaimers registered on a budget (semantics §6).</summary>
@@ -24,7 +26,25 @@ public sealed partial class MemoryBudget
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         ThrowIfDisposed();
-        return Tree.Reclaimers.Register(this, reclaimer, options);
+        return Tree.Reclaimers.Register(this, new ReclaimerCall(reclaimer), options);
+    }
+
+    /// <summary>
+    /// Registers an asynchronous reclaimer (a shrinker) for memory charged to this budget. It is asked for memory when
+    /// this budget or any ancestor is short, cheapest first; asynchronous charges and background reclaim await it.
+    /// </summary>
+    /// <param name="reclaimer">The reclaimer.</param>
+    /// <param name="options">Its domain, cost, whether it does I/O and its timeout; validated now.</param>
+    /// <returns>A registration; disposing it unregisters the reclaimer.</returns>
+    /// <exception cref="ArgumentException">An option is invalid; the message names it.</exception>
+    /// <exception cref="ObjectDisposedException">The budget was disposed.</exception>
+    public IDisposable RegisterReclaimer(IAsyncMemoryReclaimer reclaimer, ReclaimerOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(reclaimer);
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        ThrowIfDisposed();
+        return Tree.Reclaimers.Register(this, new ReclaimerCall(reclaimer), options);
     }
 
     /// <summary>

@@ -5,7 +5,7 @@ namespace Headroom;
 /// <summary>
 /// Charges a <see cref="MemoryCache"/> to a budget and shrinks it under the budget's pressure (semantics §6), since
 /// <see cref="MemoryCache"/> itself no longer reacts to memory pressure. Register it with
-/// <see cref="MemoryBudget.RegisterReclaimer"/>; reclaim then calls <see cref="MemoryCache.Compact"/>.
+/// <see cref="MemoryBudget.RegisterReclaimer(IMemoryReclaimer, ReclaimerOptions)"/>; reclaim then calls <see cref="MemoryCache.Compact"/>.
 /// </summary>
 /// <remarks>
 /// <para>
@@ -217,7 +217,7 @@ public sealed class MemoryCacheReclaimer : IMemoryReclaimer, IDisposable
     }
 
     /// <summary>Uncharges everything still charged for the cache; the cache itself, and its entries, stay the caller's. Harmless twice.</summary>
-    /// <remarks>Dispose the registration returned by <see cref="MemoryBudget.RegisterReclaimer"/> as well; until then reclaim finds nothing here.</remarks>
+    /// <remarks>Dispose the registration returned by <see cref="MemoryBudget.RegisterReclaimer(IMemoryReclaimer, ReclaimerOptions)"/> as well; until then reclaim finds nothing here.</remarks>
     public void Dispose()
     {
         lock (_sync)

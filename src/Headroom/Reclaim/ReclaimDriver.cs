@@ -31,7 +31,7 @@ internal sealed class ReclaimDriver : IReclaimDriver, IDisposable
     internal Task Stopped => _background.Stopped;
 
     /// <summary>Registers a shrinker; disposing the result unregisters it.</summary>
-    internal IDisposable Register(MemoryBudget budget, IMemoryReclaimer reclaimer, ReclaimerOptions options)
+    internal IDisposable Register(MemoryBudget budget, ReclaimerCall reclaimer, ReclaimerOptions options)
     {
         lock (_tree.Sync)
         {
@@ -84,8 +84,7 @@ internal sealed class ReclaimDriver : IReclaimDriver, IDisposable
                 }
 
                 Shrinker shrinker = candidates[i];
-                long reclaimable = shrinker.Reclaimable();
-                long share = Math.Min(reclaimable, (reclaimable >> priority) * (2 * ReclaimerOptions.DefaultCost) / shrinker.Cost);
+                long share = Share(shrinker, priority);
                 if (share <= 0)
                 {
                     continue;
@@ -98,6 +97,43 @@ internal sealed class ReclaimDriver : IReclaimDriver, IDisposable
         }
 
         return freed;
+    }
+
+    public ValueTask<long> ReclaimDirectAsync(MemoryBudget level, long target, CancellationToken cancellationToken) =>
+        PassAsync(level, target, AllocationContext.Current, cancellationToken);
+
+    /// <summary>The asynchronous twin of <see cref="Pass"/>: each shrinker is awaited, none blocks the caller's thread.</summary>
+    internal async ValueTask<long> PassAsync(MemoryBudget level, long target, AllocationContext? context, CancellationToken cancellationToken = default)
+    {
+        if (context?.Reclaiming is { IsOpen: true } || target <= 0)
+        {
+            return 0; // code inside a reclaimer never recurses into reclaim (PF_MEMALLOC)
+        }
+
+        Shrinker[] candidates = Candidates(level, context);
+        var stopped = new bool[candidates.Length];
+        long freed = 0;
+        for (int priority = DefaultPriority; priority >= 0 && freed < target; priority--)
+        {
+            for (int i = 0; i < candidates.Length && freed < target; i++)
+            {
+                if (!stopped[i] && Share(candidates[i], priority) is > 0 and long share)
+                {
+                    (long got, bool stop) = await candidates[i].ReclaimAsync(Math.Min(share, target - freed), cancellationToken).ConfigureAwait(false);
+                    freed += got;
+                    stopped[i] = stop;
+                }
+            }
+        }
+
+        return freed;
+    }
+
+    /// <summary>What a pass at <paramref name="priority"/> asks of <paramref name="shrinker"/>: reclaimable &gt;&gt; priority, scaled by cost.</summary>
+    private static long Share(Shrinker shrinker, int priority)
+    {
+        long reclaimable = shrinker.Reclaimable();
+        return Math.Min(reclaimable, (reclaimable >> priority) * (2 * ReclaimerOptions.DefaultCost) / shrinker.Cost);
     }
 
     public void Dispose() => _background.Dispose();

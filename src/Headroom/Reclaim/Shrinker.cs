@@ -24,7 +24,7 @@ internal sealed class Shrinker
     /// <summary>The call with a timeout now running (abandoned or not), which other callers join; guarded by <see cref="_sync"/>.</summary>
     private InFlight? _inFlight;
 
-    internal Shrinker(MemoryBudget budget, IMemoryReclaimer reclaimer, ReclaimerOptions options, long order, TimeProvider clock, ILogger logger)
+    internal Shrinker(MemoryBudget budget, ReclaimerCall reclaimer, ReclaimerOptions options, long order, TimeProvider clock, ILogger logger)
     {
         Budget = budget;
         Reclaimer = reclaimer;
@@ -40,7 +40,7 @@ internal sealed class Shrinker
 
     internal MemoryBudget Budget { get; }
 
-    internal IMemoryReclaimer Reclaimer { get; }
+    internal ReclaimerCall Reclaimer { get; }
 
     internal string Domain { get; }
 
@@ -86,62 +86,101 @@ internal sealed class Shrinker
     }
 
     /// <summary>
-    /// Runs one call for <paramref name="target"/> bytes; returns what it really uncharged, and whether it asked to stop.
-    /// With a finite timeout, a caller that finds a call in flight joins it instead: it waits for that call (up to the
-    /// timeout) and reports what it freed meanwhile, so that the caller re-checks its charge before asking again.
+    /// Runs one call for <paramref name="target"/> bytes in the calling thread's way; returns what it really uncharged,
+    /// and whether it asked to stop. With a finite timeout (or an asynchronous reclaimer) the call runs on the thread
+    /// pool, and a caller that finds a call in flight joins it instead: it waits for that call (up to the timeout) and
+    /// reports what it freed meanwhile, so that the caller re-checks its charge before asking again.
     /// </summary>
     internal (long Freed, bool Stopped) Reclaim(long target, CancellationToken cancellationToken)
     {
-        if (Timeout == System.Threading.Timeout.InfiniteTimeSpan)
+        if (Timeout == System.Threading.Timeout.InfiniteTimeSpan && !Reclaimer.IsAsync)
         {
             var progress = new ReclaimProgress();
             try
             {
                 return Finished(Call(AllocationContext.InReclaim(progress), target, cancellationToken), progress);
             }
-            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-            {
-                throw; // the caller's cancellation, not the reclaimer's fault
-            }
             catch (Exception e)
             {
-                Fault(e); // any exception, OutOfMemoryException included: it is the reclaimer's, and must not stop reclaim
-                return (progress.Uncharged, true);
+                return Failed(e, progress, joined: false, before: 0, abandon: null, cancellationToken);
             }
         }
 
         (InFlight call, bool joined) = JoinOrStart(target, cancellationToken);
         long before = joined ? call.Progress.Uncharged : 0;
+        ReclaimResult result;
         try
         {
-            ReclaimResult result = call.Task.WaitAsync(Timeout, _clock, cancellationToken).GetAwaiter().GetResult();
-            return joined ? (call.Progress.Uncharged - before, false) : Finished(result, call.Progress);
-        }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-        {
-            throw;
-        }
-        catch (TimeoutException)
-        {
-            if (joined)
-            {
-                return (call.Progress.Uncharged - before, true); // the call's owner reports and backs off
-            }
-
-            call.Abandon.Cancel(); // never disposed: a late call may still read its token
-            Log.ReclaimerTimedOut(_logger, Domain, Budget.Name, Timeout, call.Progress.Uncharged);
-            BackOff();
-            return (call.Progress.Uncharged, true);
+#pragma warning disable RS0030 // the synchronous path: its caller chose to block, and the call it waits for never needs its thread
+            result = call.Task.WaitAsync(Timeout, _clock, cancellationToken).GetAwaiter().GetResult();
+#pragma warning restore RS0030
         }
         catch (Exception e)
         {
-            if (!joined)
+            return Failed(e, call.Progress, joined, before, call.Abandon, cancellationToken);
+        }
+
+        return joined ? (call.Progress.Uncharged - before, false) : Finished(result, call.Progress);
+    }
+
+    /// <summary>The asynchronous twin of <see cref="Reclaim"/>: the caller awaits the call, or the call in flight; no thread waits.</summary>
+    internal async ValueTask<(long Freed, bool Stopped)> ReclaimAsync(long target, CancellationToken cancellationToken)
+    {
+        if (Timeout == System.Threading.Timeout.InfiniteTimeSpan)
+        {
+            var progress = new ReclaimProgress();
+            try
+            {
+                return Finished(await CallAsync(AllocationContext.InReclaim(progress), target, cancellationToken).ConfigureAwait(false), progress);
+            }
+            catch (Exception e)
+            {
+                return Failed(e, progress, joined: false, before: 0, abandon: null, cancellationToken);
+            }
+        }
+
+        (InFlight call, bool joined) = JoinOrStart(target, cancellationToken);
+        long before = joined ? call.Progress.Uncharged : 0;
+        ReclaimResult result;
+        try
+        {
+            result = await call.Task.WaitAsync(Timeout, _clock, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            return Failed(e, call.Progress, joined, before, call.Abandon, cancellationToken);
+        }
+
+        return joined ? (call.Progress.Uncharged - before, false) : Finished(result, call.Progress);
+    }
+
+    /// <summary>
+    /// A call that threw, or was not waited for to its end. The caller's cancellation is rethrown; a timeout abandons
+    /// the call; anything else is the reclaimer's fault (OutOfMemoryException included: it must not stop reclaim).
+    /// Only the call's owner reports and backs off; a joiner just stops asking for this pass.
+    /// </summary>
+    private (long Freed, bool Stopped) Failed(Exception e, ReclaimProgress progress, bool joined, long before, CancellationTokenSource? abandon, CancellationToken cancellationToken)
+    {
+        if (e is OperationCanceledException && cancellationToken.IsCancellationRequested)
+        {
+            throw new OperationCanceledException(e.Message, e, cancellationToken); // the caller's cancellation, not a fault
+        }
+
+        if (!joined)
+        {
+            if (e is TimeoutException && abandon is not null)
+            {
+                abandon.Cancel(); // never disposed: a late call may still read its token
+                Log.ReclaimerTimedOut(_logger, Domain, Budget.Name, Timeout, progress.Uncharged);
+                BackOff();
+            }
+            else
             {
                 Fault(e);
             }
-
-            return (call.Progress.Uncharged - before, true);
         }
+
+        return (progress.Uncharged - before, true);
     }
 
     /// <summary>A call that returned: checks its claim against what it really uncharged and clears the backoff.</summary>
@@ -176,9 +215,23 @@ internal sealed class Shrinker
         }
     }
 
+    private async Task<ReclaimResult> CallAsync(AllocationContext context, long target, CancellationToken cancellationToken)
+    {
+        using var scope = new AllocationScope(context); // flows with the call's awaits; restored when it returns
+        try
+        {
+            return await Reclaimer.ReclaimAsync(target, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            context.Reclaiming!.Close();
+        }
+    }
+
     /// <summary>
     /// The call in flight, joined; or a new one started on the thread pool, so that it can be abandoned after the
-    /// timeout. It stays in flight until it returns, abandoned or not. The caller's token and the abandonment both reach it.
+    /// timeout. It stays in flight until it returns, abandoned or not. The caller's token and the abandonment both
+    /// reach it (a joiner's token ends only the joiner's wait).
     /// </summary>
     private (InFlight Call, bool Joined) JoinOrStart(long target, CancellationToken cancellationToken)
     {
@@ -193,7 +246,9 @@ internal sealed class Shrinker
             var progress = new ReclaimProgress();
             AllocationContext context = AllocationContext.InReclaim(progress);
             var abandon = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            Task<ReclaimResult> task = Task.Run(() => Call(context, target, abandon.Token), CancellationToken.None);
+            Task<ReclaimResult> task = Reclaimer.IsAsync
+                ? Task.Run(() => CallAsync(context, target, abandon.Token), CancellationToken.None)
+                : Task.Run(() => Call(context, target, abandon.Token), CancellationToken.None);
             _ = task.ContinueWith(
                 static finished => _ = finished.Exception, // an abandoned call's fault is observed here; a waited-for one is rethrown to the caller
                 CancellationToken.None,

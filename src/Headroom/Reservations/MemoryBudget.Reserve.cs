@@ -98,9 +98,9 @@ public sealed partial class MemoryBudget
         if (refusedBy is not null)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            if (refusedBy.RefusesOnlyForOrder(bytes, Floor.Min) || !TryAfterOom(bytes, refusedBy, Floor.Min, Floor.Min))
+            if (KillOrWait(bytes, refusedBy, Floor.Min, Floor.Min, AllocationMode.NoFail, site: null, admits: into, cancellationToken) is { } wait)
             {
-                return Wait(bytes, Floor.Min, AllocationMode.NoFail, site: null, admits: into, jump: false, cancellationToken);
+                return wait;
             }
         }
 

@@ -100,6 +100,7 @@ public sealed class OomConcurrencyTests(ITestOutputHelper output)
 
             await All(Task.Run(VictimAsync), NoFailHolder(budget, "K", 6), NoFailHolder(budget, "N", 2));
 
+            await kills.SettledAsync();
             CheckReservationGone(reservation, v, kills);
             using (b.Enter())
             {
@@ -171,6 +172,7 @@ public sealed class OomConcurrencyTests(ITestOutputHelper output)
 
             await All(Task.Run(VictimAsync), NoFailHolder(budget, "K", 4));
 
+            await kills.SettledAsync();
             CheckReservationGone(reservation, v, kills);
             v.Dispose();
             CountKill(kills);
@@ -274,6 +276,7 @@ public sealed class OomConcurrencyTests(ITestOutputHelper output)
 
             await All(victim, d, canceller, bystander);
 
+            await kills.SettledAsync();
             kills.CheckAtMostOnce();
             v.Dispose();
             b.Dispose();
@@ -335,6 +338,7 @@ public sealed class OomConcurrencyTests(ITestOutputHelper output)
 
             await All(victim, NoFailHolder(budget, "K", 3));
 
+            await kills.SettledAsync();
             kills.CheckAtMostOnce();
             foreach (OomReport report in kills.Reports.Where(static r => r.Victim is not null))
             {
@@ -476,6 +480,7 @@ public sealed class OomConcurrencyTests(ITestOutputHelper output)
         private readonly MemoryBudget _budget;
         private readonly Dictionary<string, int> _cancelled = [];
         private readonly Dictionary<string, int> _reported = [];
+        private readonly List<MemoryConsumer> _consumers = [];
 
         internal KillCounter(MemoryBudget budget)
         {
@@ -497,6 +502,12 @@ public sealed class OomConcurrencyTests(ITestOutputHelper output)
         /// <summary>The killer's reports, in order.</summary>
         internal List<OomReport> Reports { get; } = [];
 
+        /// <summary>
+        /// Waits for the asynchronous part of every kill (the signal and the reaper run on workers of their own, never on
+        /// the allocating thread), so that tokens are counted once cancelled.
+        /// </summary>
+        internal Task SettledAsync() => All([.. _consumers.Select(static c => c.Killing)]);
+
         internal MemoryConsumer Register(string name, CancellationTokenSource cts)
         {
             lock (_cancelled)
@@ -511,7 +522,9 @@ public sealed class OomConcurrencyTests(ITestOutputHelper output)
                     _cancelled[name]++;
                 }
             });
-            return _budget.RegisterConsumer(name, cts);
+            MemoryConsumer consumer = _budget.RegisterConsumer(name, cts);
+            _consumers.Add(consumer);
+            return consumer;
         }
 
         internal void CheckAtMostOnce()

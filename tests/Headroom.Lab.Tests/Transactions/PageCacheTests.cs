@@ -1,5 +1,4 @@
 using System.Buffers;
-using Headroom.Lab.Pending;
 using Headroom.Lab.Scenarios.Transactions;
 
 namespace Headroom.Lab.Tests.Transactions;
@@ -86,9 +85,6 @@ public sealed class PageCacheTests
         Assert.Equal(0, InUse(budget));
     }
 
-    /// <summary>The bytes in buffers: a root's <see cref="MemoryBudget.Used"/> also holds the returned buffers its arena parks.</summary>
-    private static long InUse(MemoryBudget budget) => budget.Used - budget.Parked;
-
     /// <summary>A shape whose first <paramref name="pages"/> dirty pages are distinct file pages.</summary>
     private static TransactionShape DistinctPages(int pages)
     {
@@ -101,4 +97,7 @@ public sealed class PageCacheTests
             }
         }
     }
+
+    /// <summary>Bytes in pages held: Used less the buffers the arena parked for reuse (still charged to the budget).</summary>
+    private static long InUse(MemoryBudget budget) => budget.Used - budget.Parked;
 }

@@ -38,6 +38,7 @@ public sealed class ArticleDeadlockTests : IDisposable
         Assert.True(reservation.IsDisposed);
         Assert.False(victim.IsCompleted); // it never ran: the reaper freed its memory without it
 
+        await big.Killing.WaitAsync(TimeSpan.FromSeconds(30)); // the kill's signal runs on its own worker
         _lockL.Release();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => victim);
         budget.Uncharge(800);
@@ -74,6 +75,7 @@ public sealed class ArticleDeadlockTests : IDisposable
         Assert.Contains(_logger.Collector.GetSnapshot(), r => r.Message.Contains("given up on", StringComparison.Ordinal));
         Assert.False(victim.IsCompleted);
 
+        await big.Killing.WaitAsync(TimeSpan.FromSeconds(30)); // the kill's signal runs on its own worker
         _lockL.Release();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => victim);
         TestBudgets.UnchargeAs(big, budget, 600);
@@ -102,6 +104,7 @@ public sealed class ArticleDeadlockTests : IDisposable
         Assert.False(system.IsKilled); // never a wrong kill
         Assert.False(charge.IsCompleted);
 
+        await big.Killing.WaitAsync(TimeSpan.FromSeconds(30)); // the kill's signal runs on its own worker
         _lockL.Release(); // L comes free: the victim unwinds, and the allocator is granted
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => victim);
         await charge.WaitAsync(TimeSpan.FromSeconds(30));

@@ -70,6 +70,7 @@ public sealed class OomKillerTests
         await budget.ChargeAsync(300, AllocationMode.NoFail); // no reclaimer: no progress; the kill reaps 500
 
         Assert.True(victim.IsKilled);
+        await victim.Killing; // cancellation is signalled on the reaper's side, not on the allocating thread
         Assert.True(cts.IsCancellationRequested);
         Assert.True(held.IsDisposed);
         Assert.Equal(0, budget.Reserved);
@@ -290,6 +291,7 @@ public sealed class OomKillerTests
 
         other.Charge(300, AllocationMode.NoWait);
         await other.ChargeAsync(300, AllocationMode.NoFail); // killed and reaped before the handler threw
+        await victim.Killing;
         Assert.True(victimCts.IsCancellationRequested);
         Assert.True(held.IsDisposed);
         other.Uncharge(600);

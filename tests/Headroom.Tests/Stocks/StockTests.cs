@@ -109,6 +109,44 @@ public sealed class StockTests
         TestBudgets.AssertEmpty(budget);
     }
 
+    /// <summary>
+    /// A waiter queued at one child (refused by its own capacity) may move to the root's queue when that child frees
+    /// memory. While it waits anywhere in the tree no stock refills, so a sibling's stock cannot hold the root's last
+    /// bytes away from it when it moves.
+    /// </summary>
+    [Fact]
+    public async Task While_anyone_waits_in_the_tree_no_stock_refills()
+    {
+        using MemoryBudget root = TestBudgets.Flat(16 * MiB, "root");
+        using MemoryBudget x = root.CreateChild(TestBudgets.FlatChild("x", 8 * MiB));
+        using MemoryBudget y = root.CreateChild(TestBudgets.FlatChild("y", 16 * MiB));
+        using var p = new StockThread();
+        using var b = new StockThread();
+        p.Run(() => x.Charge(8 * MiB, AllocationMode.NoWait)); // x full (too large for a stock)
+
+        Task wait = x.ChargeAsync(8 * KiB, AllocationMode.NoFail).AsTask();
+        TestBudgets.AssertQueued(x, 1);
+
+        b.Run(() =>
+        {
+            y.Charge(8 * MiB - 72 * KiB, AllocationMode.NoWait);
+            Assert.True(y.TryCharge(4 * KiB)); // room for a batch at y and the root, but somebody waits: exact
+        });
+        Assert.Equal(0, root.Stocked);
+
+        p.Run(() => x.Uncharge(8 * KiB)); // x has room now, and so has the root, exactly
+        await wait.WaitAsync(TimeSpan.FromSeconds(30));
+
+        x.Uncharge(8 * KiB);
+        p.Run(() => x.Uncharge(8 * MiB - 8 * KiB));
+        b.Run(() =>
+        {
+            y.Uncharge(4 * KiB);
+            y.Uncharge(8 * MiB - 72 * KiB);
+        });
+        TestBudgets.AssertEmpty(x, y, root);
+    }
+
     [Fact]
     public void Charges_served_from_a_childs_stock_respect_the_childs_capacity()
     {

@@ -1,5 +1,4 @@
 using System.Buffers;
-using Headroom.Lab.Pending;
 
 namespace Headroom.Lab.Scenarios.Common;
 

@@ -1,6 +1,5 @@
 using System.Buffers;
 using System.Diagnostics;
-using Headroom.Lab.Pending;
 using Headroom.Lab.Report;
 using Headroom.Lab.Running;
 using Headroom.Lab.Scenarios.Common;

@@ -1,5 +1,4 @@
 using System.Buffers;
-using Headroom.Lab.Pending;
 using Headroom.Lab.Scenarios.Transactions.Policies;
 
 namespace Headroom.Lab.Scenarios.Transactions;

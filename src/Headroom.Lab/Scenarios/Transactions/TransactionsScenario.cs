@@ -181,7 +181,8 @@ internal sealed class TransactionsScenario : IScenario
         }
 
         // Every policy returns every buffer and every reservation: anything left is a leak, a bug of the policy or the library.
-        budget.TrimParked(); // returned buffers the arena keeps for reuse stay charged to the root until given back
+        // Returned buffers the arena parked for reuse are still charged (resident memory): the drain gives them back first.
+        budget.TrimParked();
         MemoryBudgetSnapshot end = budget.GetSnapshot();
         if (end.Used != 0 || end.Reserved != 0)
         {

@@ -1,6 +1,5 @@
 using System.Buffers;
 using System.Diagnostics;
-using Headroom.Lab.Pending;
 
 namespace Headroom.Lab.Scenarios.Transactions.Policies;
 

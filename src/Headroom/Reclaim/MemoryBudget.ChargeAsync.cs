@@ -1,0 +1,111 @@
+using Headroom.Reclaim;
+
+namespace Headroom;
+
+/// <summary>The asynchronous slow path (issue 10 item 4): direct reclaim awaited, the caller's token reaching the reclaimers.</summary>
+public sealed partial class MemoryBudget
+{
+    /// <summary>
+    /// The most direct-reclaim passes one charge runs, progress or not: progress that other charges keep taking must not
+    /// hold a caller in reclaim forever; past it the mode decides (refusal, or the killer and the wait for NoFail).
+    /// </summary>
+    internal const int MaxDirectReclaimPasses = 64;
+
+    /// <summary>An ordinary <see cref="ChargeAsync"/> that may reclaim: the fast path, then the slow path with direct reclaim awaited.</summary>
+    private ValueTask ChargeOrdinaryAsync(long bytes, AllocationMode mode, AllocationPriority priority, string? site, CancellationToken cancellationToken)
+    {
+        if (Stocks.Stock.TryCharge(this, bytes))
+        {
+            return default; // from this thread's stock (semantics §1)
+        }
+
+        MemoryBudget? refusedBy = TryChargePath(bytes, Floor.Low, Ticket.Arrival, locked: false);
+        if (refusedBy is null)
+        {
+            return default;
+        }
+
+        // Decided without yielding (no reclaimer awaited): the caller gets the waiter's own task, completed by its waker
+        // within the release that grants it, exactly as on the synchronous path.
+        ValueTask<ChargeOutcome> decided = ChargeSlowAsync(bytes, mode, priority, site, refusedBy, cancellationToken);
+#pragma warning disable RS0030 // read only once completed: nothing blocks
+        return decided.IsCompletedSuccessfully ? decided.Result.AsValueTask(this, bytes, mode, site) : AwaitDecided(decided, bytes, mode, site);
+#pragma warning restore RS0030
+    }
+
+    private async ValueTask AwaitDecided(ValueTask<ChargeOutcome> decided, long bytes, AllocationMode mode, string? site)
+    {
+        ChargeOutcome outcome = await decided.ConfigureAwait(false);
+        await outcome.AsValueTask(this, bytes, mode, site).ConfigureAwait(false);
+    }
+
+    /// <summary>The asynchronous twin of <see cref="ChargeSlow"/>: what the slow path decided, once direct reclaim was awaited.</summary>
+    private async ValueTask<ChargeOutcome> ChargeSlowAsync(long bytes, AllocationMode mode, AllocationPriority priority, string? site, MemoryBudget refusedBy, CancellationToken cancellationToken)
+    {
+        MemoryBudget? drainedRefusal = refusedBy;
+        using (SuspendStocks(bytes, Floor.Low, Ticket.Arrival, ref drainedRefusal)) // until it decides (semantics §1); not bound to a thread
+        {
+            if (drainedRefusal is null)
+            {
+                return default;
+            }
+
+            SitePolicy? policy = Tree.SitePolicy(site);
+            AllocationMode effective = policy?.Apply(mode) ?? mode;
+            Floor floor = SlowFloor(effective, priority);
+            if (effective == AllocationMode.NoFail)
+            {
+                CheckGrantable(bytes, floor);
+            }
+
+            MemoryBudget? refused = await ChargeWithoutWaitingAsync(bytes, effective, floor, refusedBy, policy?.MaxRetries ?? MaxReclaimRetries, cancellationToken).ConfigureAwait(false);
+            return AfterDirectReclaim(bytes, mode, effective, floor, policy, site, refused, cancellationToken);
+        }
+    }
+
+    /// <summary>The asynchronous twin of <see cref="ChargeWithoutWaiting"/>: each pass is awaited.</summary>
+    private async ValueTask<MemoryBudget?> ChargeWithoutWaitingAsync(long bytes, AllocationMode mode, Floor floor, MemoryBudget refusedBy, int maxPassesWithoutProgress, CancellationToken cancellationToken)
+    {
+        Tree.WakeBackgroundReclaim(refusedBy);
+        MemoryBudget? refused = TryChargePath(bytes, floor, Ticket.Arrival, locked: false);
+        if (refused is null || mode == AllocationMode.NoWait || refused.RefusesOnlyForOrder(bytes, floor))
+        {
+            return refused; // nothing to reclaim for a charge that is refused only to keep the line's order
+        }
+
+        IReclaimDriver reclaim = Tree.Reclaim;
+        int passesWithoutProgress = 0;
+        for (int pass = 0; pass < MaxDirectReclaimPasses && !cancellationToken.IsCancellationRequested; pass++)
+        {
+            long room = refused._capacity - refused.FloorBytes(floor) - refused.Committed;
+            if (mode != AllocationMode.MayFail && room + reclaim.Reclaimable(refused) < bytes)
+            {
+                return refused; // even freeing everything reclaimable could not satisfy it
+            }
+
+            long freed = await reclaim.ReclaimDirectAsync(refused, bytes - Math.Max(room, 0), cancellationToken).ConfigureAwait(false);
+            MemoryBudget? again = TryChargePath(bytes, floor, Ticket.Arrival, locked: false);
+            if (again is null)
+            {
+                return null;
+            }
+
+            cancellationToken.ThrowIfCancellationRequested(); // cancelled during reclaim: the caller's cancellation, not a refusal
+            if (mode == AllocationMode.MayFail)
+            {
+                return again;
+            }
+
+            passesWithoutProgress = freed > 0 ? 0 : passesWithoutProgress + 1;
+            if (passesWithoutProgress >= maxPassesWithoutProgress)
+            {
+                return again;
+            }
+
+            refused = again;
+        }
+
+        cancellationToken.ThrowIfCancellationRequested();
+        return refused;
+    }
+}
