@@ -131,7 +131,7 @@ public sealed class SurfaceTests
         public ReclaimResult Reclaim(long target, CancellationToken cancellationToken)
         {
             _entered.TrySetResult();
-            _open.Wait(TimeSpan.FromSeconds(30), cancellationToken); // a test's reclaimer, on the worker's thread
+            _open.Wait(TimeSpan.FromSeconds(30), CancellationToken.None); // deaf to cancellation: the worker must wait it out
             return ReclaimResult.Stop;
         }
 
