@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Headroom.Reclaim;
 
 namespace Headroom;
 
@@ -101,7 +102,7 @@ public sealed class MemoryConsumer : IDisposable
         ArgumentNullException.ThrowIfNull(reapable);
         ThrowIfDisposed();
         BudgetTree tree = Budget.Tree;
-        var shrinker = new Shrinker(Budget, new Headroom.Reclaim.ReclaimerCall(reapable), tree.Oom.ReaperOptions, order: 0, tree.TimeProvider, tree.Logger);
+        var shrinker = new Shrinker(Budget, new ReclaimerCall(reapable), tree.Oom.ReaperOptions, order: 0, tree.TimeProvider, tree.Logger);
         lock (_reapable)
         {
             LockOrder.Entered(LockLevel.Leaf, _reapable);
