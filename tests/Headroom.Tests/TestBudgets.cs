@@ -27,6 +27,16 @@ internal static class TestBudgets
         CanaryInterval = Timeout.InfiniteTimeSpan,
     };
 
+    /// <summary>A child's settings with watermarks at zero.</summary>
+    internal static ChildBudgetOptions FlatChild(string name, long capacity) => new()
+    {
+        Name = name,
+        Capacity = capacity,
+        MinWatermark = 0,
+        LowWatermark = 0,
+        HighWatermark = 0,
+    };
+
     /// <summary>Every test that charges ends here: after a drain of the stocks, nothing held, nothing stocked, nothing queued.</summary>
     internal static void AssertEmpty(params MemoryBudget[] budgets)
     {

@@ -39,7 +39,7 @@ internal sealed record AllocationContext
     internal static AllocationContext WithNoReclaim(string domain)
     {
         AllocationContext c = Derive();
-        return c.NoReclaim.Contains(domain, StringComparer.Ordinal) ? c : c with { NoReclaim = [.. c.NoReclaim, domain] };
+        return c.NoReclaim.Contains(domain, StringComparer.Ordinal) ? c with { } : c with { NoReclaim = [.. c.NoReclaim, domain] };
     }
 
     internal static AllocationContext WithNoIo() => Derive() with { NoIo = true };
@@ -56,6 +56,9 @@ internal sealed record AllocationContext
         Flow.Value = context;
         return previous;
     }
+
+    /// <summary>True when <paramref name="context"/> is this flow's context now: the scope that installed it is the innermost open one.</summary>
+    internal static bool IsInstalled(AllocationContext context) => ReferenceEquals(Flow.Value, context);
 
     /// <summary>Restores what <see cref="Install"/> replaced.</summary>
     internal static void Restore(AllocationContext? previous) => Flow.Value = previous;

@@ -1,12 +1,12 @@
 namespace Headroom;
 
 /// <summary>
-/// How deep into the budget's emergency reserve (the <see cref="MemoryBudget.Min"/> watermark) a charge may dip
+/// How deep into the budget's emergency reserve (the <see cref="MemoryBudget.MinWatermark"/> watermark) a charge may dip
 /// once the fast path has failed (semantics §2).
 /// </summary>
 public enum AllocationPriority
 {
-    /// <summary>Ordinary: the slow path stops at <see cref="MemoryBudget.Min"/> free bytes.</summary>
+    /// <summary>Ordinary: the slow path stops at <see cref="MemoryBudget.MinWatermark"/> free bytes.</summary>
     Normal = 0,
 
     /// <summary>

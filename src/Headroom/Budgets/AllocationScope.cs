@@ -4,14 +4,20 @@ namespace Headroom;
 /// An allocation-context scope on this async flow (semantics §4 and §5): an ambient reservation
 /// (<see cref="MemoryReservation.Enter"/>), or a restriction on the reclaim this flow may start
 /// (<see cref="NoReclaim"/>, <see cref="NoIo"/>). Scopes flow through <see langword="await"/> and nest; disposing one
-/// restores exactly the context that was current when it opened. Disposing twice is harmless.
+/// restores exactly the context that was current when it opened, so they must be disposed innermost first and on the
+/// flow that opened them (a <see langword="using"/> does both). Disposing twice is harmless.
 /// </summary>
 public sealed class AllocationScope : IDisposable
 {
+    private readonly AllocationContext _installed;
     private readonly AllocationContext? _previous;
     private int _disposed;
 
-    internal AllocationScope(AllocationContext context) => _previous = AllocationContext.Install(context);
+    internal AllocationScope(AllocationContext context)
+    {
+        _installed = context;
+        _previous = AllocationContext.Install(context);
+    }
 
     /// <summary>
     /// While open, reclaim started by this flow skips the reclaimers of <paramref name="domain"/>: Linux's GFP_NOFS as
@@ -31,11 +37,24 @@ public sealed class AllocationScope : IDisposable
     public static AllocationScope NoIo() => new(AllocationContext.WithNoIo());
 
     /// <summary>Closes the scope and restores the context that was current when it opened.</summary>
+    /// <exception cref="InvalidOperationException">
+    /// A scope opened inside this one is still open on this flow: restoring would silently drop it. Nothing changed;
+    /// the scope stays open.
+    /// </exception>
     public void Dispose()
     {
-        if (Interlocked.Exchange(ref _disposed, 1) == 0)
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
         {
-            AllocationContext.Restore(_previous);
+            return;
         }
+
+        if (!AllocationContext.IsInstalled(_installed))
+        {
+            Volatile.Write(ref _disposed, 0); // refused: it can still be disposed in order
+            throw new InvalidOperationException(
+                "An allocation scope was disposed out of order: a scope opened inside it is still open on this flow. Dispose scopes innermost first, on the flow that opened them.");
+        }
+
+        AllocationContext.Restore(_previous);
     }
 }

@@ -6,10 +6,10 @@ namespace Headroom;
 /// </summary>
 internal enum Floor
 {
-    /// <summary>Ordinary fast path: leave <see cref="MemoryBudget.Low"/> free.</summary>
+    /// <summary>Ordinary fast path: leave <see cref="MemoryBudget.LowWatermark"/> free.</summary>
     Low,
 
-    /// <summary>Ordinary slow path, after waking background reclaim: leave <see cref="MemoryBudget.Min"/> free.</summary>
+    /// <summary>Ordinary slow path, after waking background reclaim: leave <see cref="MemoryBudget.MinWatermark"/> free.</summary>
     Min,
 
     /// <summary><see cref="AllocationPriority.High"/> that can block, an OOM victim, NoFail after an OOM kill: Min / 2.</summary>

@@ -18,7 +18,10 @@ public sealed partial class MemoryBudget
     /// <see cref="AllocationMode.NoFail"/> is refused: it waits until granted, so use <see cref="Charge"/> or <see cref="ChargeAsync"/>.
     /// </param>
     /// <param name="priority">How deep into the min reserve the slow path may go.</param>
-    /// <param name="site">An optional name for the caller. A try never waits, so no site policy or stall warning applies to it.</param>
+    /// <param name="site">
+    /// An optional name for the caller; its <see cref="SitePolicy"/> applies as in <see cref="Charge"/>, except that a try
+    /// never waits: a policy that would make the site wait makes the try reclaim as <see cref="AllocationMode.RetryMayFail"/> does.
+    /// </param>
     /// <returns><see langword="true"/> when charged; <see langword="false"/> when refused, with no counter changed.</returns>
     /// <exception cref="ArgumentOutOfRangeException">A size, mode or priority breaks its rule.</exception>
     /// <exception cref="ObjectDisposedException">The budget was disposed.</exception>
@@ -27,7 +30,8 @@ public sealed partial class MemoryBudget
         Validate(bytes, mode, priority);
         ThrowIfNoFailTry(mode);
 
-        return ChargeCore(bytes, mode, priority, site: null, CancellationToken.None).RefusedBy is null; // never waits: no site policy
+        ApplySiteToTry(ref mode, ref site);
+        return ChargeCore(bytes, mode, priority, site, CancellationToken.None).RefusedBy is null;
     }
 
     /// <summary>Charges <paramref name="bytes"/>, blocking the calling thread as <paramref name="mode"/> allows.</summary>

@@ -16,4 +16,18 @@ public sealed partial class MemoryBudget
         policy?.Validate();
         Tree.SetSitePolicy(site, policy);
     }
+
+    /// <summary>
+    /// A try's site policy: as for any charge, but a try never waits, so a policy that would make the site wait makes
+    /// the try retry reclaim as <see cref="AllocationMode.RetryMayFail"/> does (and the site is dropped, so that the
+    /// slow path does not apply that policy again and park it).
+    /// </summary>
+    internal void ApplySiteToTry(ref AllocationMode mode, ref string? site)
+    {
+        if (Tree.SitePolicy(site) is { } policy && policy.Apply(mode) == AllocationMode.NoFail)
+        {
+            mode = AllocationMode.RetryMayFail;
+            site = null;
+        }
+    }
 }

@@ -64,7 +64,7 @@ public sealed partial class MemoryBudget
 
     private void ThrowNeverAdmitted(long bytes) =>
         throw new ArgumentOutOfRangeException(nameof(bytes), bytes,
-            $"A reservation of {bytes} bytes could never be admitted: budget '{Name}' admits at most {_capacity - Min} bytes (capacity {_capacity} less its min reserve {Min}, which reservations never eat).");
+            $"A reservation of {bytes} bytes could never be admitted: budget '{Name}' admits at most {_capacity - MinWatermark} bytes (capacity {_capacity} less its min reserve {MinWatermark}, which reservations never eat).");
 
     internal static void ThrowNotPositive(long bytes) =>
         throw new ArgumentOutOfRangeException(nameof(bytes), bytes, $"The size must be positive; it was {bytes}.");

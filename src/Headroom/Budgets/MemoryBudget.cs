@@ -12,7 +12,7 @@ namespace Headroom;
 /// include its children's. Invariant I1 holds at every level at every instant: <c>Used + Reserved + Stocked ≤ Capacity</c>.
 /// </remarks>
 [DebuggerDisplay("{GetSnapshot(),nq}")]
-public sealed partial class MemoryBudget : IDisposable
+public sealed partial class MemoryBudget : IDisposable, IAsyncDisposable
 {
     private readonly long _capacity;
     private readonly Watermarks _watermarks;
@@ -47,7 +47,7 @@ public sealed partial class MemoryBudget : IDisposable
         _poisonFreedBuffers = options.PoisonFreedBuffers;
     }
 
-    private MemoryBudget(MemoryBudget parent, MemoryBudgetOptions options, Watermarks watermarks)
+    private MemoryBudget(MemoryBudget parent, ChildBudgetOptions options, Watermarks watermarks)
     {
         _watermarks = watermarks;
         _capacity = options.Capacity;
@@ -94,17 +94,21 @@ public sealed partial class MemoryBudget : IDisposable
     /// <summary>Gets <see cref="Used"/> + <see cref="Reserved"/> + <see cref="Stocked"/>: what ordinary charges cannot take.</summary>
     public long Committed => Volatile.Read(ref _committed);
 
-    /// <summary>Gets <see cref="Capacity"/> − <see cref="Used"/>; like Used, it may lag by at most <see cref="Stocked"/>.</summary>
+    /// <summary>Gets <see cref="Capacity"/> − <see cref="Used"/>: the bytes not charged, reserved ones included; like Used, it may lag by at most <see cref="Stocked"/>.</summary>
     public long Free => _capacity - Used;
 
-    /// <summary>Gets the min watermark: free bytes that only urgent callers may take.</summary>
-    public long Min => _watermarks.Min;
+    /// <summary>Gets <see cref="Capacity"/> − <see cref="Committed"/>: the bytes neither charged, reserved nor stocked, which an ordinary charge may take down to its floor.</summary>
+    /// <remarks>One read, unlike <see cref="Free"/> while reservations are live.</remarks>
+    public long Available => _capacity - Volatile.Read(ref _committed);
 
-    /// <summary>Gets the low watermark: a grant leaving less free wakes background reclaim; the fast path stops here.</summary>
-    public long Low => _watermarks.Low;
+    /// <summary>Gets the min watermark: free bytes that only urgent callers may take (<see cref="BudgetLevelOptions.MinWatermark"/>).</summary>
+    public long MinWatermark => _watermarks.Min;
 
-    /// <summary>Gets the high watermark: background reclaim works until this much is free.</summary>
-    public long High => _watermarks.High;
+    /// <summary>Gets the low watermark: a grant leaving less free wakes background reclaim; the fast path stops here (<see cref="BudgetLevelOptions.LowWatermark"/>).</summary>
+    public long LowWatermark => _watermarks.Low;
+
+    /// <summary>Gets the high watermark: background reclaim works until this much is free (<see cref="BudgetLevelOptions.HighWatermark"/>).</summary>
+    public long HighWatermark => _watermarks.High;
 
     /// <summary>Gets whether the budget was disposed.</summary>
     public bool IsDisposed => _disposed;
@@ -118,7 +122,7 @@ public sealed partial class MemoryBudget : IDisposable
     public MemoryBudgetSnapshot GetSnapshot()
     {
         long used = ReadUsed(out long committed, out long stocked);
-        return new MemoryBudgetSnapshot(Name, _capacity, used, Math.Max(committed - used - stocked, 0), Min, Low, High, stocked)
+        return new MemoryBudgetSnapshot(Name, _capacity, used, Math.Max(committed - used - stocked, 0), _watermarks.Min, _watermarks.Low, _watermarks.High, stocked)
         {
             Parked = Parked,
         };
@@ -127,32 +131,43 @@ public sealed partial class MemoryBudget : IDisposable
     /// <summary>Creates a child budget with default watermarks (semantics §8).</summary>
     /// <param name="name">The child's name.</param>
     /// <param name="capacity">The child's limit; positive and not above this budget's capacity.</param>
+    /// <exception cref="ArgumentException"><paramref name="name"/> is empty or white space.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="capacity"/> is not positive or exceeds this budget's.</exception>
     /// <exception cref="ObjectDisposedException">This budget was disposed.</exception>
-    public MemoryBudget CreateChild(string name, long capacity) =>
-        CreateChild(new MemoryBudgetOptions { Name = name, Capacity = capacity });
+    public MemoryBudget CreateChild(string name, long capacity)
+    {
+        // Checked here, so that the exception names this method's parameters rather than an options object the caller never saw.
+        ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        if (capacity <= 0 || capacity > _capacity)
+        {
+            throw new ArgumentOutOfRangeException(nameof(capacity), capacity,
+                $"A child's capacity must be positive and not exceed its parent's: child '{name}' asked for {capacity} bytes, parent '{Name}' has {_capacity}.");
+        }
+
+        return CreateChild(new ChildBudgetOptions { Name = name, Capacity = capacity });
+    }
 
     /// <summary>
-    /// Creates a child budget (semantics §8). The child uses this tree's clock, logger and canary interval;
-    /// those settings of <paramref name="options"/> are ignored.
+    /// Creates a child budget (semantics §8). The child shares this tree's clock, logger, canary and OOM killer, which
+    /// only a root's <see cref="MemoryBudgetOptions"/> set.
     /// </summary>
     /// <param name="options">The child's name, capacity and watermarks, validated now.</param>
-    /// <exception cref="ArgumentException">A setting is invalid, or the capacity exceeds this budget's.</exception>
+    /// <exception cref="ArgumentException">A setting is invalid, or the capacity exceeds this budget's; the message names the setting and its rule.</exception>
     /// <exception cref="ObjectDisposedException">This budget was disposed.</exception>
-    public MemoryBudget CreateChild(MemoryBudgetOptions options)
+    public MemoryBudget CreateChild(ChildBudgetOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        Watermarks watermarks = options.Validate();
+        Watermarks watermarks = options.ValidateLevel();
         if (options.Capacity > _capacity)
         {
             throw new ArgumentOutOfRangeException(nameof(options), options.Capacity,
-                $"A child's capacity must not exceed its parent's: child '{options.Name}' asked for {options.Capacity} bytes, parent '{Name}' has {_capacity}.");
+                $"{nameof(ChildBudgetOptions)}.{nameof(ChildBudgetOptions.Capacity)} must not exceed the parent's capacity: child '{options.Name}' asked for {options.Capacity} bytes, parent '{Name}' has {_capacity}.");
         }
 
         lock (Tree.Sync)
         {
             LockOrder.Entered(LockLevel.Tree, Tree.Sync);
-            ObjectDisposedException.ThrowIf(_disposed, this);
+            ThrowIfDisposed();
             var child = new MemoryBudget(this, options, watermarks);
             _children.Add(child);
             return child;
@@ -249,6 +264,17 @@ public sealed partial class MemoryBudget : IDisposable
                 Collect(child, into);
             }
         }
+    }
+
+    /// <summary>
+    /// Disposes the budget as <see cref="Dispose"/> does; for a root, the returned task also waits until its background
+    /// reclaim worker has ended (a pass in flight finishes its current reclaimer call first).
+    /// </summary>
+    /// <returns>A task that completes once the budget is disposed and, for a root, its background worker has stopped.</returns>
+    public ValueTask DisposeAsync()
+    {
+        Dispose();
+        return Parent is null ? new ValueTask(Tree.Reclaimers.Stopped) : ValueTask.CompletedTask;
     }
 
     /// <summary>

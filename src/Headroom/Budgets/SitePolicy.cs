@@ -4,8 +4,8 @@ namespace Headroom;
 /// What administrators decide for the charges of one named site ("journal", "btree-split"), after XFS's error
 /// configuration (semantics §3): how long its charges retry and when the canary reports them. Set with <see cref="MemoryBudget.SetSitePolicy"/>; changeable at run time. It
 /// overrides the caller's mode in <see cref="MemoryBudget.Charge"/> and <see cref="MemoryBudget.ChargeAsync"/>, except
-/// <see cref="AllocationMode.NoWait"/>, which cannot block; <see cref="MemoryBudget.TryCharge"/> never waits and keeps the
-/// caller's mode. A refusal reports the caller's mode.
+/// <see cref="AllocationMode.NoWait"/>, which cannot block. <see cref="MemoryBudget.TryCharge"/> never waits: where the
+/// policy would wait, the try retries reclaim as <see cref="AllocationMode.RetryMayFail"/> does instead. A refusal reports the caller's mode.
 /// </summary>
 public sealed record SitePolicy
 {

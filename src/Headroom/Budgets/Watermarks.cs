@@ -5,7 +5,7 @@ internal readonly record struct Watermarks(long Min, long Low, long High)
 {
     private const long KiB = 1024;
 
-    internal static Watermarks Derive(long capacity, long? min, long? low, long? high, int scaleFactor)
+    internal static Watermarks Derive(string kind, long capacity, long? min, long? low, long? high, int scaleFactor)
     {
         long m = min ?? DefaultMin(capacity);
         // Linux: tmp = max(min / 4, managed × scale / 10000); low = min + tmp; high = min + 2 × tmp.
@@ -13,9 +13,9 @@ internal readonly record struct Watermarks(long Min, long Low, long High)
         long l = low ?? Math.Min(m + step, capacity);
         long h = high ?? Math.Min(m + (2 * step), capacity);
 
-        Check(nameof(MemoryBudgetOptions.MinWatermark), m, 0, capacity, "between 0 and the capacity");
-        Check(nameof(MemoryBudgetOptions.LowWatermark), l, m, capacity, $"between the min watermark ({m}) and the capacity");
-        Check(nameof(MemoryBudgetOptions.HighWatermark), h, l, capacity, $"between the low watermark ({l}) and the capacity");
+        Check(nameof(BudgetLevelOptions.MinWatermark), m, 0, capacity, "between 0 and the capacity");
+        Check(nameof(BudgetLevelOptions.LowWatermark), l, m, capacity, $"between the min watermark ({m}) and the capacity");
+        Check(nameof(BudgetLevelOptions.HighWatermark), h, l, capacity, $"between the low watermark ({l}) and the capacity");
         return new Watermarks(m, l, h);
 
         void Check(string name, long value, long lowest, long highest, string rule)
@@ -23,7 +23,7 @@ internal readonly record struct Watermarks(long Min, long Low, long High)
             if (value < lowest || value > highest)
             {
                 throw new ArgumentOutOfRangeException(name, value,
-                    $"{nameof(MemoryBudgetOptions)}.{name} must be {rule} ({capacity} bytes); it was {value}.");
+                    $"{kind}.{name} must be {rule} ({capacity} bytes); it was {value}.");
             }
         }
     }

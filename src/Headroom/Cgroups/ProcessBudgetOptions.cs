@@ -29,7 +29,7 @@ public sealed class ProcessBudgetOptions
 
     /// <summary>
     /// Gets or sets the budget's other settings (name, watermarks, canary, logger, OOM killer). Leave
-    /// <see cref="MemoryBudgetOptions.Capacity"/> at 0: the factory sets it, on a copy, from the limit.
+    /// <see cref="BudgetLevelOptions.Capacity"/> at 0: the factory sets it, on a copy, from the limit.
     /// </summary>
     public MemoryBudgetOptions Budget { get; set; } = new() { Name = "process" };
 
@@ -61,7 +61,7 @@ public sealed class ProcessBudgetOptions
         if (Budget.Capacity != 0)
         {
             throw new ArgumentOutOfRangeException(nameof(Budget), Budget.Capacity,
-                $"{nameof(ProcessBudgetOptions)}.{nameof(Budget)}.{nameof(MemoryBudgetOptions.Capacity)} must be left 0: the capacity is the process's limit less the headroom; it was {Budget.Capacity}.");
+                $"{nameof(ProcessBudgetOptions)}.{nameof(Budget)}.{nameof(BudgetLevelOptions.Capacity)} must be left 0: the capacity is the process's limit less the headroom; it was {Budget.Capacity}.");
         }
     }
 

@@ -64,6 +64,14 @@ public sealed class MemoryConsumer : IDisposable
     /// <summary>Gets whether it was disposed (unregistered).</summary>
     public bool IsDisposed => Volatile.Read(ref _disposed) != 0;
 
+    private void ThrowIfDisposed()
+    {
+        if (IsDisposed)
+        {
+            throw new ObjectDisposedException(Name, $"Consumer '{Name}' of budget '{Budget.Name}' was disposed.");
+        }
+    }
+
     /// <summary>Registration order, for the newest-first policy.</summary>
     internal long Order { get; }
 
@@ -75,7 +83,7 @@ public sealed class MemoryConsumer : IDisposable
     /// <exception cref="ObjectDisposedException">The consumer was disposed.</exception>
     public AllocationScope Enter()
     {
-        ObjectDisposedException.ThrowIf(IsDisposed, this);
+        ThrowIfDisposed();
         return new AllocationScope(AllocationContext.WithConsumer(this));
     }
 
@@ -92,7 +100,7 @@ public sealed class MemoryConsumer : IDisposable
     public IDisposable RegisterReapable(IMemoryReclaimer reapable)
     {
         ArgumentNullException.ThrowIfNull(reapable);
-        ObjectDisposedException.ThrowIf(IsDisposed, this);
+        ThrowIfDisposed();
         BudgetTree tree = Budget.Tree;
         var shrinker = new Shrinker(Budget, new ReclaimerCall(reapable), tree.Oom.ReaperOptions, order: 0, tree.TimeProvider, tree.Logger);
         lock (_reapable)

@@ -24,6 +24,7 @@ internal sealed class BackgroundReclaim : IDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly RetryTimer _retry;
     private readonly object _start = new();
+    private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Task? _worker;
     private int _signalled;
     private int _running;
@@ -43,6 +44,9 @@ internal sealed class BackgroundReclaim : IDisposable
 
     /// <summary>Gets whether a wake is in flight: the semaphore released, the worker not yet past it.</summary>
     internal bool IsSignalled => Volatile.Read(ref _signalled) != 0;
+
+    /// <summary>Gets a task that completes once the worker has ended after <see cref="Dispose"/> (at once if it never started).</summary>
+    internal Task Stopped => _stopped.Task;
 
     /// <summary>Gets how many passes the worker has run.</summary>
     internal long Passes => Interlocked.Read(ref _passes);
@@ -67,6 +71,15 @@ internal sealed class BackgroundReclaim : IDisposable
     {
         _stop.Cancel();
         _retry.Dispose();
+        lock (_start)
+        {
+            LockOrder.Entered(LockLevel.Leaf, _start);
+            if (_worker is null)
+            {
+                _worker = Task.CompletedTask; // no worker will start now
+                _stopped.TrySetResult();
+            }
+        }
     }
 
     private void EnsureWorker()
@@ -74,7 +87,8 @@ internal sealed class BackgroundReclaim : IDisposable
         lock (_start)
         {
             LockOrder.Entered(LockLevel.Leaf, _start);
-            _worker ??= Detached.Start(() => Task.Run(WorkAsync));
+            _worker ??= Detached.Start(() => Task.Run(WorkAsync).ContinueWith(
+                static (_, stopped) => ((TaskCompletionSource)stopped!).TrySetResult(), _stopped, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default));
         }
     }
 

@@ -54,7 +54,7 @@ public sealed partial class MemoryBudget
     internal long Shortfall()
     {
         long committed = Committed;
-        long shortfall = High - (_capacity - committed);
+        long shortfall = HighWatermark - (_capacity - committed);
         lock (Tree.Sync)
         {
             LockOrder.Entered(LockLevel.Tree, Tree.Sync);

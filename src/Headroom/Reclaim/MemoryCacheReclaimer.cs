@@ -106,7 +106,16 @@ public sealed class MemoryCacheReclaimer : IMemoryReclaimer, IDisposable
     public bool TrySet(object key, object? value, long size, MemoryCacheEntryOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(key);
-        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed), this);
+        if (size <= 0 || size > _budget.Capacity)
+        {
+            throw new ArgumentOutOfRangeException(nameof(size), size,
+                $"An entry's size must be positive and not above the capacity of budget '{_budget.Name}' ({_budget.Capacity} bytes); it was {size}.");
+        }
+
+        if (Volatile.Read(ref _disposed))
+        {
+            ThrowDisposed();
+        }
 
         // Charged before taking the lock: a MayFail charge may run direct reclaim, which may call this reclaimer.
         if (!_budget.TryCharge(size, AllocationMode.MayFail, site: Site))
@@ -119,7 +128,7 @@ public sealed class MemoryCacheReclaimer : IMemoryReclaimer, IDisposable
             if (_disposed)
             {
                 _budget.Uncharge(size);
-                throw new ObjectDisposedException(nameof(MemoryCacheReclaimer));
+                ThrowDisposed();
             }
 
             Volatile.Write(ref _charged, _charged + size);
@@ -157,10 +166,17 @@ public sealed class MemoryCacheReclaimer : IMemoryReclaimer, IDisposable
     {
         lock (_sync)
         {
-            ObjectDisposedException.ThrowIf(_disposed, this);
+            if (_disposed)
+            {
+                ThrowDisposed();
+            }
+
             SettleLocked(chargeGrowth: true);
         }
     }
+
+    private void ThrowDisposed() =>
+        throw new ObjectDisposedException($"{nameof(MemoryCacheReclaimer)} on '{_budget.Name}'", $"The cache reclaimer on budget '{_budget.Name}' was disposed.");
 
     /// <summary>Gets what is charged on the cache's behalf: all of it can be compacted away, short of <see cref="CacheItemPriority.NeverRemove"/> entries.</summary>
     /// <returns>The bytes charged; 0 after <see cref="Dispose"/>.</returns>

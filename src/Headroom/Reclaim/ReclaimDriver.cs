@@ -27,6 +27,9 @@ internal sealed class ReclaimDriver : IReclaimDriver, IDisposable
 
     internal BackgroundReclaim Background => _background;
 
+    /// <summary>Completes once the background worker has ended after <see cref="Dispose"/>.</summary>
+    internal Task Stopped => _background.Stopped;
+
     /// <summary>Registers a shrinker; disposing the result unregisters it.</summary>
     internal IDisposable Register(MemoryBudget budget, ReclaimerCall reclaimer, ReclaimerOptions options)
     {

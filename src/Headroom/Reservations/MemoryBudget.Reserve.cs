@@ -122,7 +122,7 @@ public sealed partial class MemoryBudget
 
         for (MemoryBudget? level = this; level is not null; level = level.Parent)
         {
-            if (bytes > level._capacity - level.Min)
+            if (bytes > level._capacity - level.MinWatermark)
             {
                 level.ThrowNeverAdmitted(bytes);
             }

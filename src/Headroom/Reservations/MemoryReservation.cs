@@ -105,7 +105,7 @@ public sealed class MemoryReservation : IDisposable, IAsyncDisposable
     /// <param name="bytes">The size; positive and not above the budget's capacity.</param>
     /// <param name="mode">How the excess above <see cref="Remaining"/> is treated; NoFail is refused, as by <see cref="MemoryBudget.TryCharge"/>.</param>
     /// <param name="priority">How deep into the min reserve the excess may go.</param>
-    /// <param name="site">An optional name for the caller.</param>
+    /// <param name="site">An optional name for the caller; its policy applies to the excess as in <see cref="MemoryBudget.TryCharge"/>.</param>
     /// <returns><see langword="true"/> when charged; always when <paramref name="bytes"/> ≤ <see cref="Remaining"/>.</returns>
     /// <exception cref="ArgumentOutOfRangeException">A size, mode or priority breaks its rule.</exception>
     /// <exception cref="ObjectDisposedException">The reservation or its budget was disposed.</exception>
@@ -115,7 +115,8 @@ public sealed class MemoryReservation : IDisposable, IAsyncDisposable
         MemoryBudget.ThrowIfNoFailTry(mode);
 
         ThrowIfDisposed();
-        return ChargeExplicitly(bytes, mode, priority, site: null, CancellationToken.None).RefusedBy is null; // never waits: no site policy
+        Budget.ApplySiteToTry(ref mode, ref site);
+        return ChargeExplicitly(bytes, mode, priority, site, CancellationToken.None).RefusedBy is null;
     }
 
     /// <summary>Charges <paramref name="bytes"/> to <see cref="Budget"/> through the reservation; the excess above <see cref="Remaining"/> may block as its mode allows.</summary>
@@ -465,7 +466,7 @@ public sealed class MemoryReservation : IDisposable, IAsyncDisposable
     {
         if (remaining < 0)
         {
-            throw new ObjectDisposedException(nameof(MemoryReservation), $"The reservation on budget '{Budget.Name}' was disposed.");
+            throw new ObjectDisposedException($"{nameof(MemoryReservation)} on '{Budget.Name}'", $"The reservation on budget '{Budget.Name}' was disposed.");
         }
     }
 }

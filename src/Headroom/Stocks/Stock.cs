@@ -110,7 +110,7 @@ internal sealed class Stock
     {
         for (MemoryBudget? level = budget; level is not null; level = level.Parent)
         {
-            if (level.Committed > level.Capacity - level.Low)
+            if (level.Committed > level.Capacity - level.LowWatermark)
             {
                 return false;
             }
@@ -170,7 +170,7 @@ internal sealed class Stock
     {
         for (MemoryBudget? level = budget; level is not null; level = level.Parent)
         {
-            if (level.Committed + amount > level.Capacity - level.Low)
+            if (level.Committed + amount > level.Capacity - level.LowWatermark)
             {
                 return false;
             }

@@ -142,7 +142,7 @@ internal static class CoyoteHarness
 
     /// <summary>A child with explicit watermarks; it shares the parent's tree, so its canary is off too.</summary>
     internal static MemoryBudget NewChild(MemoryBudget parent, string name, long capacity, long min = 0, long low = 0, long high = 0) =>
-        parent.CreateChild(new MemoryBudgetOptions
+        parent.CreateChild(new ChildBudgetOptions
         {
             Name = name,
             Capacity = capacity,

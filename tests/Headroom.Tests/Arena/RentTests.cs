@@ -58,7 +58,7 @@ public sealed class RentTests
     public void A_child_rents_from_the_trees_arena_and_its_returns_park_at_the_root()
     {
         using MemoryBudget root = TestBudgets.Flat(1L << 20, "root");
-        MemoryBudget child = root.CreateChild(TestBudgets.Flat("child", 64 * 1024));
+        MemoryBudget child = root.CreateChild(TestBudgets.FlatChild("child", 64 * 1024));
 
         IMemoryOwner<byte> owner = child.Rent(4096);
         Assert.Equal(4096, child.Used);
@@ -209,7 +209,7 @@ public sealed class RentTests
     {
         const long capacity = 1L << 20;
         using MemoryBudget budget = TestBudgets.Flat(capacity);
-        MemoryBudget child = budget.CreateChild(TestBudgets.Flat("child", capacity / 2));
+        MemoryBudget child = budget.CreateChild(TestBudgets.FlatChild("child", capacity / 2));
         NativeArena arena = budget.Arena;
         long over = 0;
 

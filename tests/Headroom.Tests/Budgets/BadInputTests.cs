@@ -35,7 +35,7 @@ public sealed class BadInputTests
     public void Uncharging_more_than_is_charged_is_refused_and_changes_nothing()
     {
         using MemoryBudget root = TestBudgets.Flat(100, "root");
-        MemoryBudget child = root.CreateChild(TestBudgets.Flat("child", 100));
+        MemoryBudget child = root.CreateChild(TestBudgets.FlatChild("child", 100));
         child.Charge(30, AllocationMode.NoWait);
 
         var e = Assert.Throws<ArgumentOutOfRangeException>(() => child.Uncharge(31));

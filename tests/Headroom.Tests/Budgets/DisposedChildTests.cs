@@ -13,7 +13,7 @@ public sealed class DisposedChildTests
     public async Task A_disposed_child_refuses_new_work_fails_its_waiters_and_keeps_its_charges_until_they_are_returned()
     {
         using MemoryBudget root = TestBudgets.Flat(1000, "root");
-        MemoryBudget child = root.CreateChild(TestBudgets.Flat("child", 400));
+        MemoryBudget child = root.CreateChild(TestBudgets.FlatChild("child", 400));
         child.Charge(300, AllocationMode.NoWait);
         ChargeLease lease = child.Lease(100, AllocationMode.NoWait);
         MemoryReservation reservation = await root.ReserveAsync(200); // at the root: the root's waiter below queues behind nothing
@@ -44,7 +44,7 @@ public sealed class DisposedChildTests
     public void A_disposed_childs_reclaimer_still_frees_its_memory_for_the_parent()
     {
         using MemoryBudget root = TestBudgets.Flat(1000, "root");
-        MemoryBudget child = root.CreateChild(TestBudgets.Flat("child", 600));
+        MemoryBudget child = root.CreateChild(TestBudgets.FlatChild("child", 600));
         var cache = new TestCache(child, 600);
         using IDisposable registration = child.RegisterReclaimer(cache, new ReclaimerOptions { Domain = "cache" });
         root.Charge(400, AllocationMode.NoWait);

@@ -9,10 +9,10 @@ public sealed class OptionsTests
         using var budget = new MemoryBudget(GiB);
 
         // min_free_kbytes = sqrt(16 × 1048576 KiB) = 4096 KiB.
-        Assert.Equal(4096 * 1024, budget.Min);
-        long step = Math.Max(budget.Min / 4, GiB * 10 / 10_000);
-        Assert.Equal(budget.Min + step, budget.Low);
-        Assert.Equal(budget.Min + (2 * step), budget.High);
+        Assert.Equal(4096 * 1024, budget.MinWatermark);
+        long step = Math.Max(budget.MinWatermark / 4, GiB * 10 / 10_000);
+        Assert.Equal(budget.MinWatermark + step, budget.LowWatermark);
+        Assert.Equal(budget.MinWatermark + (2 * step), budget.HighWatermark);
     }
 
     [Fact]
@@ -20,8 +20,8 @@ public sealed class OptionsTests
     {
         using var budget = new MemoryBudget(new MemoryBudgetOptions { Capacity = 1L << 30, WatermarkScaleFactor = 100 });
         long step = (1L << 30) * 100 / 10_000; // 1 %: larger than min / 4
-        Assert.Equal(budget.Min + step, budget.Low);
-        Assert.Equal(budget.Min + (2 * step), budget.High);
+        Assert.Equal(budget.MinWatermark + step, budget.LowWatermark);
+        Assert.Equal(budget.MinWatermark + (2 * step), budget.HighWatermark);
     }
 
     [Theory]
@@ -31,8 +31,8 @@ public sealed class OptionsTests
     public void The_default_min_is_clamped_and_never_more_than_a_sixteenth(long capacity, long min)
     {
         using var budget = new MemoryBudget(capacity);
-        Assert.Equal(min, budget.Min);
-        Assert.True(budget.Min <= budget.Low && budget.Low <= budget.High && budget.High <= budget.Capacity);
+        Assert.Equal(min, budget.MinWatermark);
+        Assert.True(budget.MinWatermark <= budget.LowWatermark && budget.LowWatermark <= budget.HighWatermark && budget.HighWatermark <= budget.Capacity);
     }
 
     [Theory]
@@ -86,6 +86,6 @@ public sealed class OptionsTests
         options.Capacity = 5;
         options.MinWatermark = 1;
         Assert.Equal(1000, budget.Capacity);
-        Assert.Equal(10, budget.Min);
+        Assert.Equal(10, budget.MinWatermark);
     }
 }

@@ -7,8 +7,8 @@ public sealed class TreeTests
     public void A_charge_at_a_child_counts_at_every_ancestor()
     {
         using MemoryBudget root = TestBudgets.Flat(1000, "root");
-        MemoryBudget tenant = root.CreateChild(TestBudgets.Flat("tenant", 500));
-        MemoryBudget query = tenant.CreateChild(TestBudgets.Flat("query", 200));
+        MemoryBudget tenant = root.CreateChild(TestBudgets.FlatChild("tenant", 500));
+        MemoryBudget query = tenant.CreateChild(TestBudgets.FlatChild("query", 200));
 
         query.Charge(150, AllocationMode.NoWait);
         tenant.Charge(100, AllocationMode.NoWait);
@@ -25,8 +25,8 @@ public sealed class TreeTests
     public void A_refusal_at_any_level_leaves_every_level_unchanged()
     {
         using MemoryBudget root = TestBudgets.Flat(100, "root");
-        MemoryBudget a = root.CreateChild(TestBudgets.Flat("a", 80));
-        MemoryBudget b = root.CreateChild(TestBudgets.Flat("b", 80));
+        MemoryBudget a = root.CreateChild(TestBudgets.FlatChild("a", 80));
+        MemoryBudget b = root.CreateChild(TestBudgets.FlatChild("b", 80));
         b.Charge(70, AllocationMode.NoWait);
 
         var e = Assert.Throws<MemoryAllocationException>(() => a.Charge(40, AllocationMode.NoWait)); // fits a, not root
@@ -46,8 +46,8 @@ public sealed class TreeTests
     public async Task A_waiter_held_up_by_the_parent_is_woken_by_a_sibling_uncharge()
     {
         using MemoryBudget root = TestBudgets.Flat(100, "root");
-        MemoryBudget a = root.CreateChild(TestBudgets.Flat("a", 100));
-        MemoryBudget b = root.CreateChild(TestBudgets.Flat("b", 100));
+        MemoryBudget a = root.CreateChild(TestBudgets.FlatChild("a", 100));
+        MemoryBudget b = root.CreateChild(TestBudgets.FlatChild("b", 100));
         b.Charge(100, AllocationMode.NoWait);
 
         ValueTask wait = a.ChargeAsync(30, AllocationMode.NoFail);
@@ -67,8 +67,8 @@ public sealed class TreeTests
     public async Task A_waiter_held_up_by_its_own_level_does_not_block_its_siblings()
     {
         using MemoryBudget root = TestBudgets.Flat(100, "root");
-        MemoryBudget a = root.CreateChild(TestBudgets.Flat("a", 20));
-        MemoryBudget b = root.CreateChild(TestBudgets.Flat("b", 100));
+        MemoryBudget a = root.CreateChild(TestBudgets.FlatChild("a", 20));
+        MemoryBudget b = root.CreateChild(TestBudgets.FlatChild("b", 100));
         a.Charge(20, AllocationMode.NoWait);
 
         ValueTask wait = a.ChargeAsync(10, AllocationMode.NoFail);
@@ -86,8 +86,8 @@ public sealed class TreeTests
     public async Task A_waiter_that_fits_its_child_queues_at_the_root_behind_an_older_waiter()
     {
         using MemoryBudget root = TestBudgets.Flat(100, "root");
-        MemoryBudget a = root.CreateChild(TestBudgets.Flat("a", 60));
-        MemoryBudget b = root.CreateChild(TestBudgets.Flat("b", 100));
+        MemoryBudget a = root.CreateChild(TestBudgets.FlatChild("a", 60));
+        MemoryBudget b = root.CreateChild(TestBudgets.FlatChild("b", 100));
         a.Charge(60, AllocationMode.NoWait);
         b.Charge(40, AllocationMode.NoWait);
 
@@ -126,7 +126,7 @@ public sealed class TreeTests
     public void Disposing_a_parent_disposes_its_children()
     {
         var root = TestBudgets.Flat(100, "root");
-        MemoryBudget child = root.CreateChild(TestBudgets.Flat("child", 50));
+        MemoryBudget child = root.CreateChild(TestBudgets.FlatChild("child", 50));
         child.Charge(10, AllocationMode.NoWait);
 
         root.Dispose();
@@ -141,7 +141,7 @@ public sealed class TreeTests
     public void A_disposed_child_leaves_its_parent_usable()
     {
         using MemoryBudget root = TestBudgets.Flat(100, "root");
-        MemoryBudget child = root.CreateChild(TestBudgets.Flat("child", 50));
+        MemoryBudget child = root.CreateChild(TestBudgets.FlatChild("child", 50));
         child.Dispose();
         child.Dispose(); // harmless
         root.Charge(100, AllocationMode.NoWait);

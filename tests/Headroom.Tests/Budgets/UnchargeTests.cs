@@ -7,7 +7,7 @@ public sealed class UnchargeTests
     public async Task A_reservation_below_a_child_guards_the_parent_and_the_child_and_its_end_restores_the_one_read_check()
     {
         using MemoryBudget root = TestBudgets.Flat(1000, "root");
-        MemoryBudget child = root.CreateChild(TestBudgets.Flat("child", 500));
+        MemoryBudget child = root.CreateChild(TestBudgets.FlatChild("child", 500));
         MemoryReservation reservation = await child.ReserveAsync(200);
         root.Charge(50, AllocationMode.NoWait);
 

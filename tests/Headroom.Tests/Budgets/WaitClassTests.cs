@@ -11,7 +11,7 @@ public sealed class WaitClassTests
     private static (MemoryBudget Root, MemoryBudget Child, ValueTask Waiter) RootWithOrdinaryWaiter()
     {
         MemoryBudget root = TestBudgets.Small("root");
-        MemoryBudget child = root.CreateChild(TestBudgets.Flat("child", 500));
+        MemoryBudget child = root.CreateChild(TestBudgets.FlatChild("child", 500));
         root.Charge(880, AllocationMode.NoWait, AllocationPriority.High);
         ValueTask waiter = root.ChargeAsync(100, AllocationMode.NoFail); // 980 > 1000 − min: it queues
         TestBudgets.AssertQueued(root, 1);
@@ -77,7 +77,7 @@ public sealed class WaitClassTests
     public async Task A_deeper_waiter_moved_into_a_queue_of_ordinary_ones_goes_first_and_is_woken_first()
     {
         using MemoryBudget root = TestBudgets.Flat(100, "root");
-        MemoryBudget child = root.CreateChild(TestBudgets.Flat("child", 100));
+        MemoryBudget child = root.CreateChild(TestBudgets.FlatChild("child", 100));
         root.Charge(100, AllocationMode.NoWait);
         ValueTask ordinary = root.ChargeAsync(30, AllocationMode.NoFail);
         ValueTask high = child.ChargeAsync(30, AllocationMode.NoFail, AllocationPriority.High);

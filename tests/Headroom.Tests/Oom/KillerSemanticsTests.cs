@@ -18,8 +18,8 @@ public sealed class KillerSemanticsTests
     public async Task A_victim_unwinding_in_one_subtree_holds_back_kills_there_but_not_in_a_disjoint_one()
     {
         using MemoryBudget root = Create();
-        MemoryBudget left = root.CreateChild(TestBudgets.Flat("left", 400));
-        MemoryBudget right = root.CreateChild(TestBudgets.Flat("right", 400));
+        MemoryBudget left = root.CreateChild(TestBudgets.FlatChild("left", 400));
+        MemoryBudget right = root.CreateChild(TestBudgets.FlatChild("right", 400));
         using var l1Cts = new CancellationTokenSource();
         using var l2Cts = new CancellationTokenSource();
         using var rCts = new CancellationTokenSource();

@@ -125,8 +125,8 @@ public sealed class OomKillerTests
     {
         var logger = new FakeLogger();
         using MemoryBudget root = Create(logger: logger);
-        MemoryBudget left = root.CreateChild(TestBudgets.Flat("left", 300));
-        MemoryBudget right = root.CreateChild(TestBudgets.Flat("right", 1000));
+        MemoryBudget left = root.CreateChild(TestBudgets.FlatChild("left", 300));
+        MemoryBudget right = root.CreateChild(TestBudgets.FlatChild("right", 1000));
         using var l = new CancellationTokenSource();
         using var r = new CancellationTokenSource();
         using MemoryConsumer leftImmune = left.RegisterConsumer("left-immune", l, MemoryConsumer.NeverKill);

@@ -81,16 +81,24 @@ public sealed class BudgetModelTests
         var budgets = new MemoryBudget[tree.Length];
         for (int i = 0; i < tree.Length; i++)
         {
-            var options = new MemoryBudgetOptions
-            {
-                Name = $"b{i}",
-                Capacity = tree[i].Capacity,
-                MinWatermark = tree[i].Min,
-                LowWatermark = tree[i].Low,
-                HighWatermark = tree[i].High,
-                CanaryInterval = Timeout.InfiniteTimeSpan,
-            };
-            budgets[i] = tree[i].Parent < 0 ? new MemoryBudget(options) : budgets[tree[i].Parent].CreateChild(options);
+            budgets[i] = tree[i].Parent < 0
+                ? new MemoryBudget(new MemoryBudgetOptions
+                {
+                    Name = $"b{i}",
+                    Capacity = tree[i].Capacity,
+                    MinWatermark = tree[i].Min,
+                    LowWatermark = tree[i].Low,
+                    HighWatermark = tree[i].High,
+                    CanaryInterval = Timeout.InfiniteTimeSpan,
+                })
+                : budgets[tree[i].Parent].CreateChild(new ChildBudgetOptions
+                {
+                    Name = $"b{i}",
+                    Capacity = tree[i].Capacity,
+                    MinWatermark = tree[i].Min,
+                    LowWatermark = tree[i].Low,
+                    HighWatermark = tree[i].High,
+                });
         }
 
         var model = new Model(tree, budgets);

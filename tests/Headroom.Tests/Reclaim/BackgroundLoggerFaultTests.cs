@@ -41,8 +41,8 @@ public sealed class BackgroundLoggerFaultTests
 
         _clock.Advance(TimeSpan.FromSeconds(2));
         budget.Charge(10, AllocationMode.NoWait);
-        await Until(() => budget.Free >= budget.High && !worker.IsRunning);
-        Assert.Equal(budget.High, budget.Free);
+        await Until(() => budget.Free >= budget.HighWatermark && !worker.IsRunning);
+        Assert.Equal(budget.HighWatermark, budget.Free);
 
         budget.Uncharge(360);
         cache.Drop();

@@ -15,8 +15,8 @@ public sealed class BackgroundReclaimTests
         Assert.Equal(0, worker.Passes);
 
         budget.Charge(50, AllocationMode.MayFail); // 850: below low
-        await Until(() => budget.Free >= budget.High && !worker.IsRunning);
-        Assert.Equal(budget.High, budget.Free); // reclaimed exactly up to high, no further
+        await Until(() => budget.Free >= budget.HighWatermark && !worker.IsRunning);
+        Assert.Equal(budget.HighWatermark, budget.Free); // reclaimed exactly up to high, no further
         Assert.Equal(350, cache.Cached);
         long passes = worker.Passes;
         Assert.True(passes >= 1);

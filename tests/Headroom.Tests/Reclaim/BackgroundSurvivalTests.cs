@@ -50,8 +50,8 @@ public sealed class BackgroundSurvivalTests
         _clock.Advance(TimeSpan.FromSeconds(10));
         budget.Uncharge(10);
         budget.Charge(10, AllocationMode.NoWait);
-        await Until(() => budget.Free >= budget.High && !worker.IsRunning);
-        Assert.Equal(budget.High, budget.Free); // the worker is alive and reclaims up to high
+        await Until(() => budget.Free >= budget.HighWatermark && !worker.IsRunning);
+        Assert.Equal(budget.HighWatermark, budget.Free); // the worker is alive and reclaims up to high
         Assert.Equal(350, cache.Cached); // the independent ledger: 850 charged, 700 left, so the cache gave exactly 150
 
         budget.Uncharge(350);

@@ -39,8 +39,8 @@ public sealed class DirectReclaimTests
     public void A_reclaimer_on_a_child_is_reclaimed_when_an_ancestor_is_short()
     {
         using MemoryBudget root = TestBudgets.Flat(1000, "root");
-        MemoryBudget child = root.CreateChild(TestBudgets.Flat("child", 1000));
-        MemoryBudget sibling = root.CreateChild(TestBudgets.Flat("sibling", 1000));
+        MemoryBudget child = root.CreateChild(TestBudgets.FlatChild("child", 1000));
+        MemoryBudget sibling = root.CreateChild(TestBudgets.FlatChild("sibling", 1000));
         var cache = new TestCache(child, 600);
         using IDisposable registration = child.RegisterReclaimer(cache, Inline);
         sibling.Charge(400, AllocationMode.NoWait);
@@ -49,7 +49,7 @@ public sealed class DirectReclaimTests
         Assert.Equal(300, cache.Cached);
         Assert.False(child.Queue.Count > 0);
 
-        var none = Assert.Throws<MemoryAllocationException>(() => root.CreateChild(TestBudgets.Flat("other", 1000)).Charge(400, AllocationMode.MayFail)); // pass frees 300, not 400
+        var none = Assert.Throws<MemoryAllocationException>(() => root.CreateChild(TestBudgets.FlatChild("other", 1000)).Charge(400, AllocationMode.MayFail)); // pass frees 300, not 400
         Assert.Equal(400, none.Bytes);
 
         sibling.Uncharge(700);

@@ -28,8 +28,8 @@ public sealed class AdmissionTests
     public void A_reservation_at_a_child_reserves_at_every_ancestor()
     {
         using MemoryBudget root = TestBudgets.Flat(1000, "root");
-        MemoryBudget child = root.CreateChild(TestBudgets.Flat("child", 500));
-        MemoryBudget sibling = root.CreateChild(TestBudgets.Flat("sibling", 1000));
+        MemoryBudget child = root.CreateChild(TestBudgets.FlatChild("child", 500));
+        MemoryBudget sibling = root.CreateChild(TestBudgets.FlatChild("sibling", 1000));
 
         Assert.True(child.TryReserve(300, out MemoryReservation? r));
         Assert.Equal((300, 300), (child.Reserved, root.Reserved));
@@ -102,7 +102,7 @@ public sealed class AdmissionTests
     public async Task Waiting_for_a_second_reservation_while_holding_one_is_refused_unless_asked_for()
     {
         using MemoryBudget root = TestBudgets.Flat(1000, "root");
-        MemoryBudget child = root.CreateChild(TestBudgets.Flat("child", 1000));
+        MemoryBudget child = root.CreateChild(TestBudgets.FlatChild("child", 1000));
         using MemoryBudget other = TestBudgets.Flat(1000, "other");
         MemoryReservation held = await root.ReserveAsync(100);
 
@@ -145,7 +145,7 @@ public sealed class AdmissionTests
     public void A_reservation_larger_than_an_ancestor_admits_is_refused_naming_the_ancestor()
     {
         using MemoryBudget root = TestBudgets.Small("root"); // admits at most 900
-        MemoryBudget child = root.CreateChild(TestBudgets.Flat("child", 1000));
+        MemoryBudget child = root.CreateChild(TestBudgets.FlatChild("child", 1000));
         var e = Assert.Throws<ArgumentOutOfRangeException>(() => child.TryReserve(950, out _));
         Assert.Contains("'root'", e.Message, StringComparison.Ordinal);
         Assert.Contains("950", e.Message, StringComparison.Ordinal);

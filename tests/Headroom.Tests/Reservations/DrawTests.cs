@@ -126,7 +126,7 @@ public sealed class DrawTests
     public async Task An_ambient_scope_flows_through_await_and_covers_descendants()
     {
         using MemoryBudget root = TestBudgets.Flat(1000, "root");
-        MemoryBudget child = root.CreateChild(TestBudgets.Flat("child", 1000));
+        MemoryBudget child = root.CreateChild(TestBudgets.FlatChild("child", 1000));
         using MemoryBudget foreign = TestBudgets.Flat(1000, "foreign");
         MemoryReservation r = await root.ReserveAsync(400, ReservationMode.Tokens);
 
@@ -186,7 +186,7 @@ public sealed class DrawTests
     public void A_descendants_own_capacity_still_applies_inside_a_reservation()
     {
         using MemoryBudget root = TestBudgets.Flat(1000, "root");
-        MemoryBudget child = root.CreateChild(TestBudgets.Flat("child", 100));
+        MemoryBudget child = root.CreateChild(TestBudgets.FlatChild("child", 100));
         Assert.True(root.TryReserve(500, out MemoryReservation? r, ReservationMode.Tokens));
 
         using (r.Enter())

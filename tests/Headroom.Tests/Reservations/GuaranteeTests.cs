@@ -25,7 +25,7 @@ public sealed class GuaranteeTests
 
         // A hog leaves room for one transaction's reservation below the limit of NoFail and of admission (capacity −
         // min): while a transaction runs, ordinary memory is gone, and the antagonists queue for every byte returned.
-        long hog = budget.Capacity - budget.Min - (ChargesPerTransaction * ChargeSize);
+        long hog = budget.Capacity - budget.MinWatermark - (ChargesPerTransaction * ChargeSize);
         budget.Charge(hog, AllocationMode.NoWait);
         Task[] antagonists = [.. Enumerable.Range(0, 3).Select(_ => Task.Run(() => Exhaust(budget, stop.Token)))];
         Task[] holders = [.. Enumerable.Range(0, Holders).Select(h => Task.Run(async () =>

@@ -94,7 +94,7 @@ public sealed class ReservedTests
     {
         using MemoryBudget first = TestBudgets.Flat(1000, "first");
         using MemoryBudget second = TestBudgets.Flat(1000, "second");
-        MemoryBudget child = first.CreateChild(TestBudgets.Flat("child", 500));
+        MemoryBudget child = first.CreateChild(TestBudgets.FlatChild("child", 500));
         Assert.True(child.TryReserve(200, out MemoryReservation? r));
 
         Assert.Equal((200, 200, 0), (child.Reserved, first.Reserved, second.Reserved));

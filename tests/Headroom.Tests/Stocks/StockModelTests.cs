@@ -35,7 +35,7 @@ public sealed class StockModelTests
     private static void Run(long rootCapacity, long childCapacity, Step[] steps)
     {
         using MemoryBudget root = TestBudgets.Flat(rootCapacity, "root");
-        using MemoryBudget child = root.CreateChild(TestBudgets.Flat("child", childCapacity));
+        using MemoryBudget child = root.CreateChild(TestBudgets.FlatChild("child", childCapacity));
         var threads = new StockThread[Threads];
         for (int i = 0; i < Threads; i++)
         {

@@ -118,8 +118,8 @@ public sealed class StockTests
     public async Task While_anyone_waits_in_the_tree_no_stock_refills()
     {
         using MemoryBudget root = TestBudgets.Flat(16 * MiB, "root");
-        using MemoryBudget x = root.CreateChild(TestBudgets.Flat("x", 8 * MiB));
-        using MemoryBudget y = root.CreateChild(TestBudgets.Flat("y", 16 * MiB));
+        using MemoryBudget x = root.CreateChild(TestBudgets.FlatChild("x", 8 * MiB));
+        using MemoryBudget y = root.CreateChild(TestBudgets.FlatChild("y", 16 * MiB));
         using var p = new StockThread();
         using var b = new StockThread();
         p.Run(() => x.Charge(8 * MiB, AllocationMode.NoWait)); // x full (too large for a stock)
@@ -151,7 +151,7 @@ public sealed class StockTests
     public void Charges_served_from_a_childs_stock_respect_the_childs_capacity()
     {
         using MemoryBudget root = TestBudgets.Flat(64 * MiB, "root");
-        using MemoryBudget child = root.CreateChild(TestBudgets.Flat("child", 2 * MiB));
+        using MemoryBudget child = root.CreateChild(TestBudgets.FlatChild("child", 2 * MiB));
         long held = 0;
         while (child.TryCharge(4 * KiB))
         {

@@ -49,8 +49,8 @@ internal sealed class AtomicReserveScenario : IScenario
         {
             using var defaults = new MemoryBudget(new MemoryBudgetOptions { Capacity = capacity });
             options.MinWatermark = 0;
-            options.LowWatermark = defaults.Low;
-            options.HighWatermark = defaults.High;
+            options.LowWatermark = defaults.LowWatermark;
+            options.HighWatermark = defaults.HighWatermark;
         }
 
         using MemoryBudget budget = run.CreateBudget(options);

@@ -114,10 +114,10 @@ internal sealed class TransactionsScenario : IScenario
             CanaryInterval = CanaryInterval,
             Logger = run.Logger,
         });
-        if (TransactionSizing.WorstCaseBytes > budget.Capacity - budget.Min)
+        if (TransactionSizing.WorstCaseBytes > budget.Capacity - budget.MinWatermark)
         {
             throw new ArgumentOutOfRangeException(nameof(run), sizing.Capacity,
-                $"The transactions scenario needs a capacity that admits one worst case ({TransactionSizing.WorstCaseBytes} bytes) above the min watermark ({budget.Min} bytes); {sizing.Capacity} does not.");
+                $"The transactions scenario needs a capacity that admits one worst case ({TransactionSizing.WorstCaseBytes} bytes) above the min watermark ({budget.MinWatermark} bytes); {sizing.Capacity} does not.");
         }
 
         run.Watch(budget);

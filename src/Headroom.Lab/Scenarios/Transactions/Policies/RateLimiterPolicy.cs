@@ -19,7 +19,7 @@ internal sealed class RateLimiterPolicy : MayFailRollbackPolicy
     {
         _limiter = new ConcurrencyLimiter(new ConcurrencyLimiterOptions
         {
-            PermitLimit = (int)Math.Min(int.MaxValue, fs.Budget.Capacity - fs.Budget.Min),
+            PermitLimit = (int)Math.Min(int.MaxValue, fs.Budget.Capacity - fs.Budget.MinWatermark),
             QueueLimit = int.MaxValue,
             QueueProcessingOrder = QueueProcessingOrder.OldestFirst,
         });

@@ -52,7 +52,7 @@ internal sealed class ReservationPolicy(Filesystem fs, ReservationMode mode) : T
         if (!pending.IsCompleted)
         {
             // Direct reclaim gave up and the reservation queued: what does the page cache still say it could free? (Weiner)
-            long room = Budget.Capacity - Budget.Min - Budget.Committed;
+            long room = Budget.Capacity - Budget.MinWatermark - Budget.Committed;
             Tally.ReservationWait(TransactionSizing.WorstCaseBytes - Math.Max(0, room), Fs.Cache.ReclaimableBytes);
         }
 
