@@ -66,46 +66,14 @@ public sealed partial class MemoryBudget
     /// <summary>The asynchronous twin of <see cref="ChargeWithoutWaiting"/>: each pass is awaited.</summary>
     private async ValueTask<MemoryBudget?> ChargeWithoutWaitingAsync(long bytes, AllocationMode mode, Floor floor, MemoryBudget refusedBy, int maxPassesWithoutProgress, CancellationToken cancellationToken)
     {
-        Tree.WakeBackgroundReclaim(refusedBy);
-        MemoryBudget? refused = TryChargePath(bytes, floor, Ticket.Arrival, locked: false);
-        if (refused is null || mode == AllocationMode.NoWait || refused.RefusesOnlyForOrder(bytes, floor))
-        {
-            return refused; // nothing to reclaim for a charge that is refused only to keep the line's order
-        }
-
         IReclaimDriver reclaim = Tree.Reclaim;
-        int passesWithoutProgress = 0;
-        for (int pass = 0; pass < MaxDirectReclaimPasses && !cancellationToken.IsCancellationRequested; pass++)
+        var passes = new DirectReclaim(this, bytes, mode, floor, refusedBy, maxPassesWithoutProgress);
+        while (passes.NextPass(reclaim, cancellationToken, out long target))
         {
-            long room = refused._capacity - refused.FloorBytes(floor) - refused.Committed;
-            if (mode != AllocationMode.MayFail && room + reclaim.Reclaimable(refused) < bytes)
-            {
-                return refused; // even freeing everything reclaimable could not satisfy it
-            }
-
-            long freed = await reclaim.ReclaimDirectAsync(refused, bytes - Math.Max(room, 0), cancellationToken).ConfigureAwait(false);
-            MemoryBudget? again = TryChargePath(bytes, floor, Ticket.Arrival, locked: false);
-            if (again is null)
-            {
-                return null;
-            }
-
-            cancellationToken.ThrowIfCancellationRequested(); // cancelled during reclaim: the caller's cancellation, not a refusal
-            if (mode == AllocationMode.MayFail)
-            {
-                return again;
-            }
-
-            passesWithoutProgress = freed > 0 ? 0 : passesWithoutProgress + 1;
-            if (passesWithoutProgress >= maxPassesWithoutProgress)
-            {
-                return again;
-            }
-
-            refused = again;
+            long freed = await reclaim.ReclaimDirectAsync(passes.Refused!, target, cancellationToken).ConfigureAwait(false);
+            passes.AfterPass(freed, cancellationToken);
         }
 
-        cancellationToken.ThrowIfCancellationRequested();
-        return refused;
+        return passes.Refused;
     }
 }
