@@ -30,6 +30,11 @@ internal static class LockOrder
     internal static void Entered(LockLevel level, object sync)
     {
         Debug.Assert(Monitor.IsEntered(sync), "Entered is called inside the lock it names");
+        if (ControlledScheduling)
+        {
+            return;
+        }
+
         List<(LockLevel Level, object Sync)> held = t_held ??= [];
         held.RemoveAll(static h => !Monitor.IsEntered(h.Sync));
         foreach ((LockLevel heldLevel, object heldSync) in held)
@@ -45,6 +50,16 @@ internal static class LockOrder
     /// <summary>Debug builds: asserts that the caller holds <paramref name="sync"/>, where a method says "caller holds" it.</summary>
     [Conditional("DEBUG")]
     internal static void Held(object sync) => Debug.Assert(Monitor.IsEntered(sync), "The caller must hold this lock.");
+
+    /// <summary>
+    /// Set by the Coyote tests. Under Coyote's rewriting a lock is a controlled resource and <see cref="Monitor.IsEntered"/>
+    /// does not tell whether this thread holds a lock that it left or never entered, so the checks that need that answer
+    /// (the order, and "not under this lock") are off there; the "caller holds" checks stay.
+    /// </summary>
+    internal static bool ControlledScheduling { get; set; }
+
+    /// <summary>Debug builds, for assertions: true when this thread does not hold <paramref name="sync"/>.</summary>
+    internal static bool NotHeld(object sync) => ControlledScheduling || !Monitor.IsEntered(sync);
 }
 
 /// <summary>The levels of <see cref="LockOrder"/>, earliest first.</summary>

@@ -71,32 +71,14 @@ internal sealed class ReclaimDriver : IReclaimDriver, IDisposable
             return 0; // code inside a reclaimer never recurses into reclaim (PF_MEMALLOC)
         }
 
-        Shrinker[] candidates = Candidates(level, context);
-        var stopped = new bool[candidates.Length];
-        long freed = 0;
-        for (int priority = DefaultPriority; priority >= 0 && freed < target; priority--)
+        var pass = new ReclaimPass(Candidates(level, context), target, DefaultPriority);
+        while (pass.Next(out Shrinker shrinker, out long ask))
         {
-            for (int i = 0; i < candidates.Length && freed < target; i++)
-            {
-                if (stopped[i])
-                {
-                    continue;
-                }
-
-                Shrinker shrinker = candidates[i];
-                long share = Share(shrinker, priority);
-                if (share <= 0)
-                {
-                    continue;
-                }
-
-                (long got, bool stop) = shrinker.Reclaim(Math.Min(share, target - freed), cancellationToken);
-                freed += got;
-                stopped[i] = stop;
-            }
+            (long got, bool stop) = shrinker.Reclaim(ask, cancellationToken);
+            pass.Took(got, stop);
         }
 
-        return freed;
+        return pass.Freed;
     }
 
     public ValueTask<long> ReclaimDirectAsync(MemoryBudget level, long target, CancellationToken cancellationToken) =>
@@ -110,30 +92,14 @@ internal sealed class ReclaimDriver : IReclaimDriver, IDisposable
             return 0; // code inside a reclaimer never recurses into reclaim (PF_MEMALLOC)
         }
 
-        Shrinker[] candidates = Candidates(level, context);
-        var stopped = new bool[candidates.Length];
-        long freed = 0;
-        for (int priority = DefaultPriority; priority >= 0 && freed < target; priority--)
+        var pass = new ReclaimPass(Candidates(level, context), target, DefaultPriority);
+        while (pass.Next(out Shrinker shrinker, out long ask))
         {
-            for (int i = 0; i < candidates.Length && freed < target; i++)
-            {
-                if (!stopped[i] && Share(candidates[i], priority) is > 0 and long share)
-                {
-                    (long got, bool stop) = await candidates[i].ReclaimAsync(Math.Min(share, target - freed), cancellationToken).ConfigureAwait(false);
-                    freed += got;
-                    stopped[i] = stop;
-                }
-            }
+            (long got, bool stop) = await shrinker.ReclaimAsync(ask, cancellationToken).ConfigureAwait(false);
+            pass.Took(got, stop);
         }
 
-        return freed;
-    }
-
-    /// <summary>What a pass at <paramref name="priority"/> asks of <paramref name="shrinker"/>: reclaimable &gt;&gt; priority, scaled by cost.</summary>
-    private static long Share(Shrinker shrinker, int priority)
-    {
-        long reclaimable = shrinker.Reclaimable();
-        return Math.Min(reclaimable, (reclaimable >> priority) * (2 * ReclaimerOptions.DefaultCost) / shrinker.Cost);
+        return pass.Freed;
     }
 
     public void Dispose() => _background.Dispose();

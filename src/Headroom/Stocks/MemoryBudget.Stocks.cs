@@ -17,7 +17,7 @@ public sealed partial class MemoryBudget
     /// <summary>Gives every stock of the tree back to Committed (tests; disposal). Never under the tree's lock.</summary>
     internal void DrainStocks()
     {
-        Debug.Assert(!Monitor.IsEntered(Tree.Sync), "a drain returns bytes, which wakes waiters under the tree's lock");
+        Debug.Assert(LockOrder.NotHeld(Tree.Sync), "a drain returns bytes, which wakes waiters under the tree's lock");
         Tree.Stocks.Drain();
     }
 
@@ -28,7 +28,7 @@ public sealed partial class MemoryBudget
     /// </summary>
     private StockSuspension SuspendStocks(long bytes, Floor floor, long ticket, ref MemoryBudget? refusedBy)
     {
-        Debug.Assert(!Monitor.IsEntered(Tree.Sync), "never drain under the tree's lock");
+        Debug.Assert(LockOrder.NotHeld(Tree.Sync), "never drain under the tree's lock");
         StockSuspension suspension = Tree.Stocks.Suspend();
         if (suspension.Drained)
         {

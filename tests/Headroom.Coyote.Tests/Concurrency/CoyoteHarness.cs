@@ -68,6 +68,7 @@ internal static class CoyoteHarness
             config = config.WithReproducibleTrace(File.ReadAllText(schedulePath));
         }
 
+        LockOrder.ControlledScheduling = true; // see there: Coyote's Monitor cannot answer "not held by this thread"
         var watch = Stopwatch.StartNew();
         using TestingEngine engine = TestingEngine.Create(config, async () =>
         {
