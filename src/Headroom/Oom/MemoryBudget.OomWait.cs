@@ -33,9 +33,13 @@ public sealed partial class MemoryBudget
         }
 
         Waiter waiter = Enqueue(bytes, floor, mode, site, admits, jump: false, cancellationToken);
-        if (!waiter.Completion.Task.IsCompleted)
+        // Beside the wait, which stays the waiter's own (a grant completes it within the release). Only where the killer
+        // can act: without consumers the loop could only grant in the waiter's place, which the releases already do, and
+        // Coyote found a schedule in which that second granting path strands a waiter (issue 10's note). A waiter that
+        // queued before the first consumer registered does not go back to the killer.
+        if (!waiter.Completion.Task.IsCompleted && Tree.Oom.InPlay)
         {
-            _ = BackToKillerAsync(waiter, victimEnded); // beside the wait, which stays the waiter's own: a grant completes it within the release
+            _ = BackToKillerAsync(waiter, victimEnded);
         }
 
         return waiter.Completion.Task;

@@ -77,6 +77,9 @@ internal sealed class OomKiller
         }
     }
 
+    /// <summary>Gets whether the killer can act at all: some consumer is registered, or an OOM panics.</summary>
+    internal bool InPlay => Volatile.Read(ref _consumers).Length != 0 || Panics;
+
     internal MemoryConsumer Register(MemoryBudget budget, string name, int oomScoreAdj, CancellationTokenSource? cancellation, Action? kill)
     {
         lock (_sync)
