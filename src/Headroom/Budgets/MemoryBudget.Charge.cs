@@ -340,6 +340,20 @@ public sealed partial class MemoryBudget
         return refusedBy is null ? default : ChargeSlow(bytes, mode, priority, site, refusedBy, cancellationToken);
     }
 
+    /// <summary>What the slow path does for this charge: the site's policy, the mode it makes effective, and the floor; a NoFail charge that could never be granted is refused here.</summary>
+    private (SitePolicy? Policy, AllocationMode Effective, Floor Floor) SlowPlan(long bytes, AllocationMode mode, AllocationPriority priority, string? site)
+    {
+        SitePolicy? policy = Tree.SitePolicy(site);
+        AllocationMode effective = policy?.Apply(mode) ?? mode;
+        Floor floor = SlowFloor(effective, priority);
+        if (effective == AllocationMode.NoFail)
+        {
+            CheckGrantable(bytes, floor);
+        }
+
+        return (policy, effective, floor);
+    }
+
     /// <summary>
     /// The slow path after the fast path refused: granted, refused, or (NoFail) the wait. A site's policy changes what
     /// the charge does; the mode it reports stays the caller's.
@@ -353,14 +367,7 @@ public sealed partial class MemoryBudget
             return default;
         }
 
-        SitePolicy? policy = Tree.SitePolicy(site);
-        AllocationMode effective = policy?.Apply(mode) ?? mode;
-        Floor floor = SlowFloor(effective, priority);
-        if (effective == AllocationMode.NoFail)
-        {
-            CheckGrantable(bytes, floor);
-        }
-
+        (SitePolicy? policy, AllocationMode effective, Floor floor) = SlowPlan(bytes, mode, priority, site);
         MemoryBudget? refused = ChargeWithoutWaiting(bytes, effective, floor, refusedBy, policy?.MaxRetries ?? MaxReclaimRetries, cancellationToken);
         return AfterDirectReclaim(bytes, mode, effective, floor, policy, site, refused, cancellationToken);
     }

@@ -50,14 +50,7 @@ public sealed partial class MemoryBudget
                 return default;
             }
 
-            SitePolicy? policy = Tree.SitePolicy(site);
-            AllocationMode effective = policy?.Apply(mode) ?? mode;
-            Floor floor = SlowFloor(effective, priority);
-            if (effective == AllocationMode.NoFail)
-            {
-                CheckGrantable(bytes, floor);
-            }
-
+            (SitePolicy? policy, AllocationMode effective, Floor floor) = SlowPlan(bytes, mode, priority, site);
             MemoryBudget? refused = await ChargeWithoutWaitingAsync(bytes, effective, floor, refusedBy, policy?.MaxRetries ?? MaxReclaimRetries, cancellationToken).ConfigureAwait(false);
             return AfterDirectReclaim(bytes, mode, effective, floor, policy, site, refused, cancellationToken);
         }
