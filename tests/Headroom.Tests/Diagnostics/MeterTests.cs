@@ -230,6 +230,36 @@ public sealed class MeterTests
     }
 
     [Fact]
+    public void The_charge_fast_path_allocates_nothing_while_the_meter_and_the_event_source_are_listened_to()
+    {
+        string exactName = Unique("quiet-exact"), stockedName = Unique("quiet-stocked");
+        using var recorder = new MeterRecorder(exactName, stockedName);
+        using var events = new EventRecorder(exactName, stockedName);
+        using MemoryBudget exact = TestBudgets.Flat((1L << 20) - 1, exactName); // below 1 MiB: no stocks, every pair is two compare-and-swaps
+        using MemoryBudget stocked = TestBudgets.Flat(64L << 20, stockedName);
+        foreach (MemoryBudget budget in new[] { exact, stocked })
+        {
+            Pairs(budget, 100); // the stock's registration and first batch
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            Pairs(budget, 10_000);
+            Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        }
+
+        Assert.DoesNotContain(recorder.All, r => !r.Instrument.IsObservable); // nothing was refused, reclaimed or waited
+        Assert.DoesNotContain(events.All, e => e.EventName != "StockDrained");
+        TestBudgets.AssertEmpty(exact, stocked);
+
+        static void Pairs(MemoryBudget budget, int count)
+        {
+            for (int i = 0; i < count; i++)
+            {
+                Assert.True(budget.TryCharge(4096));
+                budget.Uncharge(4096);
+            }
+        }
+    }
+
+    [Fact]
     public void A_meter_factory_creates_the_meter_that_the_budgets_report_to()
     {
         string first = Unique("factory-a"), second = Unique("factory-b");
