@@ -92,7 +92,8 @@ internal sealed class StallCanary
             waiting = _tree.ByAge.Count;
         }
 
-        // Logged outside the lock: a logger is user code and may itself charge memory.
+        // Logged outside the lock: a logger is user code and may itself charge memory (and so is a meter's listener).
+        oldest.Budget.ObserveCanaryWarning();
         Log.AllocationStall(_logger, (long)stall.TotalMilliseconds, oldest.Bytes, oldest.Mode, oldest.Site ?? "(none)", oldest.Consumer ?? "(none)",
             oldest.Budget.Name, oldest.Budget.GetSnapshot(), stalled, waiting);
     }

@@ -201,6 +201,7 @@ internal sealed class OomKiller
         // Kill and reap first: user code (the report's handlers, the logger) runs only once the memory is on its way back.
         OomReaper.Kill(victim, _logger, static reaped => reaped.Budget.Tree.Oom.ReleasedIfEmpty(reaped));
         ReleasedIfEmpty(victim);
+        level.ObserveKill(victim, report.Victim!.Charged, bytes);
 
         Publish(report);
         return OomOutcome.Killed;
