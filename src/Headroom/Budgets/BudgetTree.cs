@@ -59,6 +59,7 @@ internal sealed class BudgetTree
         {
             CanaryInterval = SitePolicy(site)?.CanaryInterval ?? Canary.Interval,
             Consumer = AllocationContext.Current?.Consumer?.Name,
+            Owner = AllocationContext.Current?.Consumer,
         };
     }
 
@@ -67,6 +68,7 @@ internal sealed class BudgetTree
     {
         LockOrder.Held(Sync);
         _byAge.AddLast(waiter.AgeNode);
+        MemoryBudget.Stalled(waiter); // pressure stall information: it stalls from now until it leaves
         Stocks.OnParked(); // nobody stocks while anyone waits
         Canary.OnWaiting(waiter);
         Reclaim.WakeBackground(waiter.QueuedAt!); // reclaim goes on for it in the background while it waits
@@ -186,6 +188,7 @@ internal sealed class BudgetTree
     {
         LockOrder.Held(Sync);
         _byAge.Remove(waiter.AgeNode);
+        MemoryBudget.StallEnded(waiter);
         Stocks.OnLeft();
         waiter.Registration.Unregister(); // not Dispose: that would wait for a running callback, which needs this lock
         if (_byAge.Count == 0)

@@ -44,6 +44,7 @@ public sealed partial class MemoryBudget : IDisposable, IAsyncDisposable
         _capacity = options.Capacity;
         Name = options.Name;
         Tree = new BudgetTree(options.TimeProvider, options.Logger ?? NullLogger.Instance, options.CanaryInterval, options.Oom);
+        Pressure = new MemoryPressure(this, Tree.TimeProvider);
         _poisonFreedBuffers = options.PoisonFreedBuffers;
     }
 
@@ -54,6 +55,7 @@ public sealed partial class MemoryBudget : IDisposable, IAsyncDisposable
         Name = options.Name;
         Parent = parent;
         Tree = parent.Tree;
+        Pressure = new MemoryPressure(this, Tree.TimeProvider);
     }
 
     /// <summary>Gets the budget's name.</summary>
