@@ -59,6 +59,8 @@ public sealed partial class MemoryBudget
         }
 
         ThrowIfDisposed();
-        return Tree.Oom.Register(this, name, oomScoreAdj, cancellation, kill);
+        MemoryConsumer consumer = Tree.Oom.Register(this, name, oomScoreAdj, cancellation, kill);
+        ConsumerRegistered(consumer); // pressure's "full" is measured over it
+        return consumer;
     }
 }
