@@ -16,7 +16,8 @@ public static class HeadroomServiceCollectionExtensions
     /// <summary>
     /// Registers a budget tree built at host start from <see cref="HeadroomOptions"/> and validated then
     /// (<c>ValidateOnStart</c>): the root as the singleton <see cref="MemoryBudget"/> (the process budget unless a
-    /// capacity is fixed), every budget by name in <see cref="HeadroomBudgets"/>, the container's <c>IMemoryCache</c>
+    /// capacity is fixed), every budget by name in <see cref="HeadroomBudgets"/> and as a keyed <see cref="MemoryBudget"/>
+    /// (an unknown name throws <see cref="KeyNotFoundException"/>), the container's <c>IMemoryCache</c>
     /// charged to it, site policies reloaded with the configuration. The container disposes the tree asynchronously.
     /// Calling it again returns a builder for the same registration.
     /// </summary>
@@ -41,6 +42,11 @@ public static class HeadroomServiceCollectionExtensions
         services.AddSingleton<HostedBudgetTree>();
         services.AddSingleton(static sp => sp.GetRequiredService<HostedBudgetTree>().Budgets);
         services.AddSingleton(static sp => sp.GetRequiredService<HostedBudgetTree>().Budgets.Root);
+
+        // Every budget by name as a keyed service ([FromKeyedServices("tenant")]); the names are known only once the options are bound.
+        services.AddKeyedSingleton<MemoryBudget>(KeyedService.AnyKey, static (sp, key) => key is string name
+            ? sp.GetRequiredService<HeadroomBudgets>()[name]
+            : throw new InvalidOperationException($"A Headroom budget is resolved by its name, a string; the key was {key ?? "null"}."));
         services.AddHostedService<BudgetTreeStartup>();
         return new HeadroomBuilder(services, registration);
     }

@@ -98,6 +98,22 @@ public sealed class AddHeadroomTests
     }
 
     [Fact]
+    public async Task Every_budget_is_a_keyed_service_under_its_name()
+    {
+        IHost host = TestHosts.Build(TestHosts.FlatRoot(), headroom: h => h.AddBudget("tenant", 500));
+        await host.StartAsync();
+        HeadroomBudgets budgets = host.Services.GetRequiredService<HeadroomBudgets>();
+
+        Assert.Same(budgets["tenant"], host.Services.GetRequiredKeyedService<MemoryBudget>("tenant"));
+        Assert.Same(budgets.Root, host.Services.GetRequiredKeyedService<MemoryBudget>("engine"));
+        Assert.Same(budgets.Root, host.Services.GetRequiredService<MemoryBudget>());
+        Assert.Contains("'tenant'", Assert.Throws<KeyNotFoundException>(() => host.Services.GetKeyedService<MemoryBudget>("nobody")).Message, StringComparison.Ordinal);
+
+        await TestHosts.StopAsync(host);
+        TestBudgets.AssertEmpty(budgets.Root, budgets["tenant"]);
+    }
+
+    [Fact]
     public async Task The_container_disposes_the_root_asynchronously_with_the_host()
     {
         IHost host = TestHosts.Build(TestHosts.FlatRoot(), headroom: h => h.AddBudget("tenant", 500));
