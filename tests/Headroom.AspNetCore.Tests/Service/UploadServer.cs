@@ -33,7 +33,7 @@ internal sealed class UploadServer : IAsyncDisposable
     internal Uri Address { get; }
 
     /// <summary>Starts the server. <paramref name="configureAdmission"/> may change the admission options (after the defaults of these tests).</summary>
-    internal static async Task<UploadServer> StartAsync(MemoryBudget budget, int maxConnections, Action<MemoryAdmissionOptions>? configureAdmission = null, bool releaseAtOnce = false)
+    internal static async Task<UploadServer> StartAsync(MemoryBudget budget, int? maxConnections, Action<MemoryAdmissionOptions>? configureAdmission = null, bool releaseAtOnce = false, Action<TransportMemoryOptions>? configureTransport = null)
     {
         WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
@@ -43,7 +43,7 @@ internal sealed class UploadServer : IAsyncDisposable
             kestrel.Limits.MaxConcurrentConnections = maxConnections;
         });
         builder.Services.AddSingleton(budget);
-        builder.Services.AddTransportMemory();
+        builder.Services.AddTransportMemory(configureTransport);
         builder.Services.AddMemoryAdmission(options =>
         {
             options.Deadline = TimeSpan.FromSeconds(1);
@@ -88,7 +88,16 @@ internal sealed class UploadServer : IAsyncDisposable
             context.Features.Get<IMemoryAdmissionFeature>() is { } feature ? Results.Text($"{feature.Reservation.Amount} {feature.Reservation.Mode}") : Results.Text("none"))
             .WithMemoryAdmission(Chunk);
 
-        await app.StartAsync();
+        try
+        {
+            await app.StartAsync();
+        }
+        catch
+        {
+            await app.DisposeAsync();
+            throw;
+        }
+
         string address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
         server = new UploadServer(app, app.Services.GetRequiredService<BudgetMemoryPoolFactory>(), new Uri(address));
         if (releaseAtOnce)
