@@ -33,6 +33,7 @@ internal static class QuickCases
         new("try-charge+uncharge 4KiB, scopes used", 1, CheckedCas, ChargeUnchargeAfterScope4KiB, CasAddSub(FourKiB)),
 
         .. RentCases.All,
+        .. TransportCases.All,
     ];
 
     private static RoundBody ChargeUncharge4KiB()
