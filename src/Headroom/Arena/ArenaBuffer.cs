@@ -9,7 +9,7 @@ namespace Headroom.Arena;
 /// buffer back once, whichever thread does it; later disposals do nothing, and the memory can no longer be reached.
 /// </summary>
 [DebuggerDisplay("{_length} bytes of class {_class}")]
-internal sealed unsafe class ArenaBuffer : MemoryManager<byte>
+internal sealed unsafe class ArenaBuffer : MemoryManager<byte>, IDisposable
 {
     private readonly IBufferHome _home;
     private readonly MemoryBudget _budget;
@@ -70,6 +70,12 @@ internal sealed unsafe class ArenaBuffer : MemoryManager<byte>
     public override void Unpin()
     {
     }
+
+    /// <summary>
+    /// Disposes without <see cref="GC.SuppressFinalize"/>, which <see cref="MemoryManager{T}"/>'s own implementation
+    /// calls although it has no finalizer: a call on every return that the BCL's pool owners do not pay.
+    /// </summary>
+    void IDisposable.Dispose() => Dispose(disposing: true);
 
     /// <inheritdoc />
     protected override void Dispose(bool disposing)

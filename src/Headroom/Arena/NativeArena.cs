@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 
 namespace Headroom.Arena;
 
@@ -31,6 +32,7 @@ internal sealed unsafe class NativeArena : IBufferHome
     private static List<ThreadCache>? t_others;
 
     private readonly Lock _cachesSync = new();
+    private readonly Lock _trimSync = new(); // one trim (or flush) at a time: ThreadCache's protocol has one claimer
     private readonly List<ThreadCache> _caches = []; // guarded by _cachesSync
     private readonly Depot _depot;
     private readonly long _threadLimit;
@@ -163,33 +165,23 @@ internal sealed unsafe class NativeArena : IBufferHome
     internal long Trim(long target)
     {
         var taken = new List<(nint Buffer, int Class)>();
-        long bytes = _depot.TakeAll(taken, target);
-        if (bytes < target)
+        long bytes;
+        lock (_trimSync)
         {
-            ThreadCache[] caches;
-            lock (_cachesSync)
+            bytes = _depot.TakeAll(taken, target);
+            if (bytes < target)
             {
-                caches = [.. _caches];
-            }
-
-            foreach (ThreadCache cache in caches)
-            {
-                if (bytes >= target)
+                ThreadCache[] caches;
+                lock (_cachesSync)
                 {
-                    break;
+                    caches = [.. _caches];
                 }
 
-                cache.Enter();
-                bytes += cache.TakeAll(taken, target - bytes);
-                cache.Exit();
-                if (!cache.Owner.IsAlive && cache.Bytes == 0)
-                {
-                    Forget(cache); // its thread has ended
-                }
+                bytes += TakeFromCaches(caches, taken, target - bytes);
             }
         }
 
-        Release(taken, bytes);
+        Release(taken, bytes); // outside the trim lock: an uncharge may wake waiters
         return bytes;
     }
 
@@ -241,13 +233,17 @@ internal sealed unsafe class NativeArena : IBufferHome
         return parked;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] // the common case, poisoning off, costs a test and no call
     private void CheckPoison(nint buffer, int cls)
     {
-        if (!Poison)
+        if (Poison)
         {
-            return;
+            CheckPoisonSlow(buffer, cls);
         }
+    }
 
+    private void CheckPoisonSlow(nint buffer, int cls)
+    {
         int footprint = SizeClasses.Footprint(cls);
         int written = new ReadOnlySpan<byte>((void*)buffer, footprint).IndexOfAnyExcept(PoisonByte);
         if (written >= 0)
@@ -329,11 +325,52 @@ internal sealed unsafe class NativeArena : IBufferHome
     private void Flush(ThreadCache cache)
     {
         var taken = new List<(nint Buffer, int Class)>();
-        cache.Enter();
-        long bytes = cache.TakeAll(taken, long.MaxValue);
+        long bytes;
+        lock (_trimSync)
+        {
+            bytes = TakeFromCaches([cache], taken, long.MaxValue);
+        }
+
         Forget(cache);
-        cache.Exit();
         Release(taken, bytes);
+    }
+
+    /// <summary>
+    /// Empties caches of other threads (or of this one, outside its section) under <see cref="ThreadCache"/>'s
+    /// asymmetric protocol: claim them all, one process-wide barrier, then take from each once its owner is out.
+    /// Caller holds <see cref="_trimSync"/>.
+    /// </summary>
+    private long TakeFromCaches(ThreadCache[] caches, List<(nint Buffer, int Class)> taken, long target)
+    {
+        Debug.Assert(_trimSync.IsHeldByCurrentThread);
+        if (caches.Length == 0)
+        {
+            return 0;
+        }
+
+        foreach (ThreadCache cache in caches)
+        {
+            cache.Claim();
+        }
+
+        Interlocked.MemoryBarrierProcessWide();
+        long bytes = 0;
+        foreach (ThreadCache cache in caches)
+        {
+            if (bytes < target)
+            {
+                cache.AwaitOwner();
+                bytes += cache.TakeAll(taken, target - bytes);
+            }
+
+            cache.Release();
+            if (!cache.Owner.IsAlive && cache.Bytes == 0)
+            {
+                Forget(cache); // its thread has ended
+            }
+        }
+
+        return bytes;
     }
 
     private void Forget(ThreadCache cache)

@@ -4,9 +4,18 @@ namespace Headroom.Arena;
 
 /// <summary>
 /// One thread's parked buffers of one arena, by class (Linux's per-CPU page lists, glibc's tcache). Its owner thread
-/// is the only one that uses it on the rent and return paths, so the flag it takes lives in a cache line no other
-/// thread writes; a trim from another thread takes the same flag, rarely, to empty it.
+/// is the only one that uses it on the rent and return paths, with plain stores and no locked instruction; a trim
+/// from another thread empties it, rarely, under an asymmetric protocol (the one the stocks use, see StockDrain):
 /// </summary>
+/// <remarks>
+/// The owner marks <see cref="_busy"/> with a plain store, then reads <see cref="_claimed"/>: if a trim has claimed
+/// the cache it leaves at once (and goes the shared way). A trim sets <see cref="_claimed"/>, then runs
+/// <see cref="Interlocked.MemoryBarrierProcessWide"/>, then waits for <see cref="_busy"/> to read 0. The barrier
+/// orders the owner's store before its load as a fence on its side would: either the owner's mark was made before
+/// the barrier, and the trim sees it and waits for the owner's exit (a release store, which publishes the bins), or
+/// it was made after, and the owner's read of the claim then sees the claim and leaves. So never both are inside.
+/// The owner's hot path pays two plain stores and a load; each trim pays one process-wide barrier for all caches.
+/// </remarks>
 internal sealed class ThreadCache
 {
     /// <summary>At most this many buffers of one class per thread.</summary>
@@ -14,8 +23,9 @@ internal sealed class ThreadCache
 
     private readonly nint[][] _bins;
     private readonly int[] _counts;
-    private long _bytes; // written under the flag; read without it by Parked
-    private int _busy;
+    private long _bytes; // written inside a section; read without it by Parked
+    private int _busy; // the owner's section: written by the owner only
+    private int _claimed; // a trim's section: written by trims only, one at a time (the arena's trim lock)
 
     internal ThreadCache(NativeArena arena, long limitBytes)
     {
@@ -37,25 +47,43 @@ internal sealed class ThreadCache
     /// <summary>Gets the parked bytes it holds (a lagging read).</summary>
     internal long Bytes => Volatile.Read(ref _bytes);
 
-    /// <summary>The owner's entry: false when a trim holds the flag (the caller goes the shared way instead).</summary>
-    internal bool TryEnter() => Interlocked.CompareExchange(ref _busy, 1, 0) == 0;
+    /// <summary>The owner's entry: false while a trim holds the cache (the caller goes the shared way instead).</summary>
+    internal bool TryEnter()
+    {
+        Debug.Assert(Thread.CurrentThread == Owner);
+        Volatile.Write(ref _busy, 1); // the store a trim's process-wide barrier makes visible before it reads it
+        if (Volatile.Read(ref _claimed) == 0)
+        {
+            return true;
+        }
 
-    /// <summary>A trim's entry: waits out the owner's few instructions.</summary>
-    internal void Enter()
+        Volatile.Write(ref _busy, 0);
+        return false;
+    }
+
+    /// <summary>The owner's exit: publishes what it changed to the next trim.</summary>
+    internal void Exit() => Volatile.Write(ref _busy, 0);
+
+    /// <summary>A trim's first step, for every cache it will empty, before one <see cref="Interlocked.MemoryBarrierProcessWide"/> for all.</summary>
+    internal void Claim() => Volatile.Write(ref _claimed, 1);
+
+    /// <summary>A trim's entry, after the barrier: waits out the owner's few instructions.</summary>
+    internal void AwaitOwner()
     {
         var spin = default(SpinWait);
-        while (!TryEnter())
+        while (Volatile.Read(ref _busy) != 0)
         {
             spin.SpinOnce();
         }
     }
 
-    internal void Exit() => Volatile.Write(ref _busy, 0);
+    /// <summary>A trim's exit: the owner may use the cache again.</summary>
+    internal void Release() => Volatile.Write(ref _claimed, 0);
 
-    /// <summary>Takes a parked buffer of <paramref name="cls"/>. Caller holds the flag.</summary>
+    /// <summary>Takes a parked buffer of <paramref name="cls"/>. Caller is the owner, inside its section.</summary>
     internal nint Pop(int cls)
     {
-        Debug.Assert(Volatile.Read(ref _busy) == 1);
+        Debug.Assert(Volatile.Read(ref _busy) == 1 && Thread.CurrentThread == Owner);
         int count = _counts[cls];
         if (count == 0)
         {
@@ -67,10 +95,10 @@ internal sealed class ThreadCache
         return _bins[cls][count];
     }
 
-    /// <summary>Parks a buffer of <paramref name="cls"/>; false when this class's bin is full. Caller holds the flag.</summary>
+    /// <summary>Parks a buffer of <paramref name="cls"/>; false when this class's bin is full. Caller is the owner, inside its section.</summary>
     internal bool Push(int cls, nint buffer)
     {
-        Debug.Assert(Volatile.Read(ref _busy) == 1);
+        Debug.Assert(Volatile.Read(ref _busy) == 1 && Thread.CurrentThread == Owner);
         nint[] bin = _bins[cls];
         int count = _counts[cls];
         if (count == bin.Length)
@@ -84,10 +112,10 @@ internal sealed class ThreadCache
         return true;
     }
 
-    /// <summary>Takes parked buffers, largest classes first, until <paramref name="target"/> bytes are taken. Caller holds the flag.</summary>
+    /// <summary>Takes parked buffers, largest classes first, until <paramref name="target"/> bytes are taken. Caller holds the cache: a trim after <see cref="AwaitOwner"/>, or the owner inside its section.</summary>
     internal long TakeAll(List<(nint Buffer, int Class)> into, long target)
     {
-        Debug.Assert(Volatile.Read(ref _busy) == 1);
+        Debug.Assert(Volatile.Read(ref _claimed) == 1 || (Volatile.Read(ref _busy) == 1 && Thread.CurrentThread == Owner));
         long taken = 0;
         for (int cls = _bins.Length - 1; cls >= 0 && taken < target; cls--)
         {
