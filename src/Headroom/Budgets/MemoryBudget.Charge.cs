@@ -70,9 +70,12 @@ public sealed partial class MemoryBudget
             return ValueTask.FromCanceled(cancellationToken);
         }
 
-        if (mode != AllocationMode.NoWait && AllocationContext.Current is null)
+        if (mode != AllocationMode.NoWait)
         {
-            return ChargeOrdinaryAsync(bytes, mode, priority, site, cancellationToken); // direct reclaim awaited, not run on this thread
+            // Direct reclaim awaited, not run on this thread, inside a reservation's or a consumer's scope too.
+            return AllocationContext.Current is { } context
+                ? ChargeDecidedAsync(ChargeInContext(context, bytes, mode, priority, site, awaitReclaim: true, cancellationToken), bytes, mode, site)
+                : ChargeOrdinaryAsync(bytes, mode, priority, site, cancellationToken);
         }
 
         try
@@ -281,20 +284,24 @@ public sealed partial class MemoryBudget
     private ChargeOutcome ChargeCore(long bytes, AllocationMode mode, AllocationPriority priority, string? site, CancellationToken cancellationToken)
     {
         return AllocationContext.Current is { } context
-            ? ChargeInContext(context, bytes, mode, priority, site, cancellationToken)
+            ? Decided(ChargeInContext(context, bytes, mode, priority, site, awaitReclaim: false, cancellationToken))
             : ChargeOrdinary(bytes, mode, priority, site, cancellationToken);
+
+#pragma warning disable RS0030 // without awaitReclaim nothing in it yields: the outcome is read from a completed task
+        static ChargeOutcome Decided(ValueTask<ChargeOutcome> decided) => decided.Result;
+#pragma warning restore RS0030
     }
 
     /// <summary>
     /// A charge on a flow with an open scope. Inside a reclaimer (PF_MEMALLOC) it may use the whole min reserve, jumps
-    /// the queue and never recurses into reclaim; inside a reservation that covers this budget it goes through it.
+    /// the queue and never recurses into reclaim; inside a reservation that covers this budget it goes through it. With awaitReclaim (the asynchronous entry point) direct reclaim is awaited; without it nothing here yields.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private ChargeOutcome ChargeInContext(AllocationContext context, long bytes, AllocationMode mode, AllocationPriority priority, string? site, CancellationToken cancellationToken)
+    private ValueTask<ChargeOutcome> ChargeInContext(AllocationContext context, long bytes, AllocationMode mode, AllocationPriority priority, string? site, bool awaitReclaim, CancellationToken cancellationToken)
     {
         if (context.Consumer is not { } consumer)
         {
-            return ChargeInScopes(context, bytes, mode, priority, site, cancellationToken);
+            return ChargeInScopes(context, bytes, mode, priority, site, awaitReclaim, cancellationToken);
         }
 
         if (consumer.IsKilled && TryChargePath(bytes, Floor.HalfMin, Ticket.Jump, locked: false) is null)
@@ -303,10 +310,16 @@ public sealed partial class MemoryBudget
             return default;
         }
 
-        return consumer.Attribute(ChargeInScopes(context, bytes, mode, priority, site, cancellationToken), bytes);
+        ValueTask<ChargeOutcome> decided = ChargeInScopes(context, bytes, mode, priority, site, awaitReclaim, cancellationToken);
+#pragma warning disable RS0030 // read only once completed: nothing blocks
+        return decided.IsCompletedSuccessfully ? new(consumer.Attribute(decided.Result, bytes)) : AttributedAsync(decided, consumer, bytes);
+#pragma warning restore RS0030
+
+        static async ValueTask<ChargeOutcome> AttributedAsync(ValueTask<ChargeOutcome> decided, MemoryConsumer consumer, long bytes) =>
+            consumer.Attribute(await decided.ConfigureAwait(false), bytes);
     }
 
-    private ChargeOutcome ChargeInScopes(AllocationContext context, long bytes, AllocationMode mode, AllocationPriority priority, string? site, CancellationToken cancellationToken)
+    private ValueTask<ChargeOutcome> ChargeInScopes(AllocationContext context, long bytes, AllocationMode mode, AllocationPriority priority, string? site, bool awaitReclaim, CancellationToken cancellationToken)
     {
         if (context.Reclaiming is { IsOpen: true } progress)
         {
@@ -322,13 +335,18 @@ public sealed partial class MemoryBudget
             }
 
             return refusedBy is null ? default
-                : mode != AllocationMode.NoFail ? new ChargeOutcome(refusedBy, null)
-                : new ChargeOutcome(null, Wait(bytes, Floor.None, mode, site, admits: null, jump: true, cancellationToken));
+                : mode != AllocationMode.NoFail ? new(new ChargeOutcome(refusedBy, null))
+                : new(new ChargeOutcome(null, Wait(bytes, Floor.None, mode, site, admits: null, jump: true, cancellationToken)));
         }
 
-        return context.Covering(this) is { } reservation
-            ? reservation.ChargeWithin(this, bytes, mode, priority, site, cancellationToken)
-            : ChargeOrdinary(bytes, mode, priority, site, cancellationToken);
+        if (context.Covering(this) is { } reservation)
+        {
+            return awaitReclaim ? reservation.ChargeWithinAsync(this, bytes, mode, priority, site, cancellationToken)
+                : new(reservation.ChargeWithin(this, bytes, mode, priority, site, cancellationToken));
+        }
+
+        return awaitReclaim ? ChargeOrdinaryOutcomeAsync(bytes, mode, priority, site, cancellationToken)
+            : new(ChargeOrdinary(bytes, mode, priority, site, cancellationToken));
     }
 
     /// <summary>A charge of ordinary memory: the fast path and, when it refuses, the slow path.</summary>

@@ -14,23 +14,32 @@ public sealed partial class MemoryBudget
     /// <summary>An ordinary <see cref="ChargeAsync"/> that may reclaim: the fast path, then the slow path with direct reclaim awaited.</summary>
     private ValueTask ChargeOrdinaryAsync(long bytes, AllocationMode mode, AllocationPriority priority, string? site, CancellationToken cancellationToken)
     {
+        // Decided without yielding (no reclaimer awaited): the caller gets the waiter's own task, completed by its waker
+        // within the release that grants it, exactly as on the synchronous path.
+        return ChargeDecidedAsync(ChargeOrdinaryOutcomeAsync(bytes, mode, priority, site, cancellationToken), bytes, mode, site);
+    }
+
+    /// <summary>An asynchronous charge's task once its slow path decided: synchronous when it decided without yielding.</summary>
+    private ValueTask ChargeDecidedAsync(ValueTask<ChargeOutcome> decided, long bytes, AllocationMode mode, string? site)
+    {
+#pragma warning disable RS0030 // read only once completed: nothing blocks
+        return decided.IsCompletedSuccessfully ? decided.Result.AsValueTask(this, bytes, mode, site) : AwaitDecided(decided, bytes, mode, site);
+#pragma warning restore RS0030
+    }
+
+    /// <summary>
+    /// The asynchronous twin of <see cref="ChargeOrdinary"/>, for every asynchronous charge of ordinary memory (a
+    /// reservation's excess included): what it decided, once direct reclaim was awaited; completed at once on the fast path.
+    /// </summary>
+    internal ValueTask<ChargeOutcome> ChargeOrdinaryOutcomeAsync(long bytes, AllocationMode mode, AllocationPriority priority, string? site, CancellationToken cancellationToken)
+    {
         if (Stocks.Stock.TryCharge(this, bytes))
         {
             return default; // from this thread's stock (semantics §1)
         }
 
         MemoryBudget? refusedBy = TryChargePath(bytes, Floor.Low, Ticket.Arrival, locked: false);
-        if (refusedBy is null)
-        {
-            return default;
-        }
-
-        // Decided without yielding (no reclaimer awaited): the caller gets the waiter's own task, completed by its waker
-        // within the release that grants it, exactly as on the synchronous path.
-        ValueTask<ChargeOutcome> decided = ChargeSlowAsync(bytes, mode, priority, site, refusedBy, cancellationToken);
-#pragma warning disable RS0030 // read only once completed: nothing blocks
-        return decided.IsCompletedSuccessfully ? decided.Result.AsValueTask(this, bytes, mode, site) : AwaitDecided(decided, bytes, mode, site);
-#pragma warning restore RS0030
+        return refusedBy is null ? default : ChargeSlowAsync(bytes, mode, priority, site, refusedBy, cancellationToken);
     }
 
     private async ValueTask AwaitDecided(ValueTask<ChargeOutcome> decided, long bytes, AllocationMode mode, string? site)

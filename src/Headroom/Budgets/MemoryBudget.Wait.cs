@@ -72,6 +72,27 @@ public sealed partial class MemoryBudget
         return refusedBy;
     }
 
+    /// <summary>
+    /// The level of the waiter's path that would refuse it now, read without charging anything; null when it would fit
+    /// at every level. For a look that no release prompted (the waiter's visit to the OOM killer): a trial charge is seen
+    /// by concurrent charges for an instant, and such a look, which mostly finds the waiter still refused where it
+    /// waits, must not make them fail. Caller holds the tree's lock.
+    /// </summary>
+    internal MemoryBudget? WouldRefuse(Waiter waiter)
+    {
+        LockOrder.Held(Tree.Sync);
+        for (MemoryBudget? level = this; level is not null; level = level.Parent)
+        {
+            if ((waiter.Ticket != Ticket.Jump && level.Queue.HoldsBack(waiter.Floor, waiter.Ticket))
+                || level.Committed + waiter.Bytes > level._capacity - level.FloorBytes(waiter.Floor))
+            {
+                return level;
+            }
+        }
+
+        return null;
+    }
+
     /// <summary>A wait bounded by a site's policy: past <paramref name="maxWait"/> it fails as a refusal, leaving nothing behind.</summary>
     private async Task WaitAtMost(TimeSpan maxWait, long bytes, Floor floor, AllocationMode mode, string? site, CancellationToken cancellationToken)
     {

@@ -99,7 +99,8 @@ public sealed partial class MemoryBudget
                 return true;
             }
 
-            MemoryBudget? refusedBy = waiter.Budget.TryGrant(waiter);
+            // Still refused where it waits (the usual answer): decided without a trial charge, which others could see.
+            MemoryBudget? refusedBy = waiter.Budget.WouldRefuse(waiter) == level ? level : waiter.Budget.TryGrant(waiter);
             if (refusedBy == level)
             {
                 return level.RefusesOnlyForOrder(waiter.Bytes, waiter.Floor);

@@ -52,17 +52,16 @@ public sealed partial class MemoryBudget
         }
 
         var reservation = new MemoryReservation(this, mode);
-        Task? wait;
-        try
+        ValueTask<Task?> decided = AdmitOrWaitAsync(bytes, reservation, cancellationToken);
+        if (!decided.IsCompletedSuccessfully)
         {
-            wait = AdmitOrWait(bytes, reservation, cancellationToken);
-        }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-        {
-            return ValueTask.FromCanceled<MemoryReservation>(cancellationToken); // cancelled during direct reclaim
+            return new(AdmittedAsync(decided, reservation)); // direct reclaim awaited, not run on this thread
         }
 
-        return wait is null ? new(reservation.Adopted()) : new(AdmittedAsync(wait, reservation));
+#pragma warning disable RS0030 // read only once completed: nothing blocks
+        Task? wait = decided.Result;
+#pragma warning restore RS0030
+        return wait is null ? new(reservation.Adopted()) : new(AdmittedAsync(new ValueTask<Task?>(wait), reservation));
     }
 
     /// <summary>Admits a reservation (or a growth) without reclaim or waiting.</summary>
@@ -83,29 +82,40 @@ public sealed partial class MemoryBudget
     }
 
     /// <summary>
-    /// Admits <paramref name="bytes"/> into <paramref name="into"/> now (after direct reclaim if needed) and returns
-    /// null, or returns the wait, whose grant admits them.
+    /// Admits <paramref name="bytes"/> into <paramref name="into"/> now and returns null, or, after direct reclaim awaited
+    /// (the caller's token reaching the reclaimers, as for <see cref="ChargeAsync"/>), returns the wait, whose grant
+    /// admits them. Completed synchronously, without allocating, when there is room.
     /// </summary>
-    internal Task? AdmitOrWait(long bytes, MemoryReservation into, CancellationToken cancellationToken)
+    /// <exception cref="OperationCanceledException">Through the task: cancelled during direct reclaim.</exception>
+    internal ValueTask<Task?> AdmitOrWaitAsync(long bytes, MemoryReservation into, CancellationToken cancellationToken)
     {
         MemoryBudget? refusedBy = TryChargePath(bytes, Floor.Min, Ticket.Arrival, locked: false);
-        using Stocks.StockSuspension stocks = refusedBy is null ? default : SuspendStocks(bytes, Floor.Min, Ticket.Arrival, ref refusedBy); // until it decides
-        if (refusedBy is not null)
-        {
-            refusedBy = ChargeWithoutWaiting(bytes, AllocationMode.NoFail, Floor.Min, refusedBy, MaxReclaimRetries, cancellationToken);
-        }
-
-        if (refusedBy is not null)
-        {
-            cancellationToken.ThrowIfCancellationRequested();
-            if (KillOrWait(bytes, refusedBy, Floor.Min, Floor.Min, AllocationMode.NoFail, site: null, admits: into, cancellationToken) is { } wait)
-            {
-                return wait;
-            }
-        }
-
-        return into.AdmitOrRelease(bytes) ? null : Task.FromException(into.DisposedDuringGrowth(bytes));
+        return refusedBy is null ? new(AdmitNow(bytes, into)) : AdmitSlowAsync(bytes, into, refusedBy, cancellationToken);
     }
+
+    /// <summary>The admission's slow path: the stocks drained, direct reclaim awaited, then the killer and the wait.</summary>
+    private async ValueTask<Task?> AdmitSlowAsync(long bytes, MemoryReservation into, MemoryBudget refusedBy, CancellationToken cancellationToken)
+    {
+        MemoryBudget? drainedRefusal = refusedBy;
+        using (SuspendStocks(bytes, Floor.Min, Ticket.Arrival, ref drainedRefusal)) // until it decides; not bound to a thread
+        {
+            MemoryBudget? refused = drainedRefusal is null ? null
+                : await ChargeWithoutWaitingAsync(bytes, AllocationMode.NoFail, Floor.Min, drainedRefusal, MaxReclaimRetries, cancellationToken).ConfigureAwait(false);
+            if (refused is not null)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                if (KillOrWait(bytes, refused, Floor.Min, Floor.Min, AllocationMode.NoFail, site: null, admits: into, cancellationToken) is { } wait)
+                {
+                    return wait;
+                }
+            }
+
+            return AdmitNow(bytes, into);
+        }
+    }
+
+    /// <summary>Bytes charged for <paramref name="into"/> go into it; null, or a failed task when it was disposed meanwhile (they went back).</summary>
+    private static Task? AdmitNow(long bytes, MemoryReservation into) => into.AdmitOrRelease(bytes) ? null : Task.FromException(into.DisposedDuringGrowth(bytes));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal void ValidateReservation(long bytes, ReservationMode mode)
@@ -146,9 +156,13 @@ public sealed partial class MemoryBudget
         TryChargePath(bytes, Floor.Low, Ticket.Arrival, locked: false) is null
         || TryChargePath(bytes, SlowFloor(mode, priority), Ticket.Arrival, locked: false) is null;
 
-    private static async Task<MemoryReservation> AdmittedAsync(Task wait, MemoryReservation reservation)
+    private static async Task<MemoryReservation> AdmittedAsync(ValueTask<Task?> decided, MemoryReservation reservation)
     {
-        await wait.ConfigureAwait(false);
+        if (await decided.ConfigureAwait(false) is { } wait)
+        {
+            await wait.ConfigureAwait(false);
+        }
+
         return reservation.Adopted(); // on the requester's flow, so its consumer adopts it
     }
 }

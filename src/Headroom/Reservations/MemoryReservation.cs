@@ -157,14 +157,12 @@ public sealed class MemoryReservation : IDisposable, IAsyncDisposable
             return ValueTask.FromCanceled(cancellationToken);
         }
 
-        try
-        {
-            return ChargeExplicitly(bytes, mode, priority, site, cancellationToken).AsValueTask(Budget, bytes, mode, site);
-        }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-        {
-            return ValueTask.FromCanceled(cancellationToken); // cancelled during direct reclaim
-        }
+        // The excess's direct reclaim is awaited, not run on this thread; a cancellation during it cancels the task.
+        MemoryConsumer? consumer = AllocationContext.Current?.Consumer; // read before any wait: the charge is this flow's
+        ValueTask<ChargeOutcome> decided = ChargeWithinAsync(Budget, bytes, mode, priority, site, cancellationToken);
+#pragma warning disable RS0030 // read only once completed: nothing blocks
+        return decided.IsCompletedSuccessfully ? Attributed(decided.Result, consumer, bytes).AsValueTask(Budget, bytes, mode, site) : ChargedAsync(decided, consumer, bytes, mode, site);
+#pragma warning restore RS0030
     }
 
     /// <summary>Returns <paramref name="bytes"/> of the reservation early, to ordinary free memory.</summary>
@@ -242,14 +240,10 @@ public sealed class MemoryReservation : IDisposable, IAsyncDisposable
             return ValueTask.FromCanceled(cancellationToken);
         }
 
-        try
-        {
-            return Budget.AdmitOrWait(bytes, this, cancellationToken) is { } wait ? new ValueTask(wait) : default;
-        }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-        {
-            return ValueTask.FromCanceled(cancellationToken); // cancelled during direct reclaim
-        }
+        ValueTask<Task?> decided = Budget.AdmitOrWaitAsync(bytes, this, cancellationToken);
+#pragma warning disable RS0030 // read only once completed: nothing blocks
+        return !decided.IsCompletedSuccessfully ? GrownAsync(decided) : decided.Result is { } wait ? new ValueTask(wait) : default;
+#pragma warning restore RS0030
     }
 
     /// <summary>Returns exactly <see cref="Remaining"/> to the budget. Disposing twice is harmless.</summary>
@@ -283,10 +277,15 @@ public sealed class MemoryReservation : IDisposable, IAsyncDisposable
     }
 
     /// <summary>An explicit charge through the reservation, attributed to the flow's consumer like any other charge.</summary>
-    private ChargeOutcome ChargeExplicitly(long bytes, AllocationMode mode, AllocationPriority priority, string? site, CancellationToken cancellationToken)
+    private ChargeOutcome ChargeExplicitly(long bytes, AllocationMode mode, AllocationPriority priority, string? site, CancellationToken cancellationToken) =>
+        Attributed(ChargeWithin(Budget, bytes, mode, priority, site, cancellationToken), AllocationContext.Current?.Consumer, bytes);
+
+    private static ChargeOutcome Attributed(ChargeOutcome outcome, MemoryConsumer? consumer, long bytes) => consumer is null ? outcome : consumer.Attribute(outcome, bytes);
+
+    private async ValueTask ChargedAsync(ValueTask<ChargeOutcome> decided, MemoryConsumer? consumer, long bytes, AllocationMode mode, string? site)
     {
-        ChargeOutcome outcome = ChargeWithin(Budget, bytes, mode, priority, site, cancellationToken);
-        return AllocationContext.Current?.Consumer is { } consumer ? consumer.Attribute(outcome, bytes) : outcome;
+        ChargeOutcome outcome = await decided.ConfigureAwait(false);
+        await Attributed(outcome, consumer, bytes).AsValueTask(Budget, bytes, mode, site).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -296,19 +295,7 @@ public sealed class MemoryReservation : IDisposable, IAsyncDisposable
     /// </summary>
     internal ChargeOutcome ChargeWithin(MemoryBudget target, long bytes, AllocationMode mode, AllocationPriority priority, string? site, CancellationToken cancellationToken)
     {
-        if (Mode == ReservationMode.Watermark && target.TryChargeNow(bytes, mode, priority))
-        {
-            return default;
-        }
-
-        long drawn = Take(bytes);
-        if (drawn > 0 && !MemoryBudget.ChargeBelow(target, this, drawn))
-        {
-            Return(drawn); // a descendant's own capacity refused: the whole charge is ordinary
-            drawn = 0;
-        }
-
-        if (drawn == bytes)
+        if (Covers(target, bytes, mode, priority, out long drawn))
         {
             return default;
         }
@@ -324,6 +311,58 @@ public sealed class MemoryReservation : IDisposable, IAsyncDisposable
             throw;
         }
 
+        return AfterExcess(excess, target, drawn);
+    }
+
+    /// <summary><see cref="ChargeWithin"/> with the excess's direct reclaim awaited, the caller's token reaching the reclaimers.</summary>
+    internal ValueTask<ChargeOutcome> ChargeWithinAsync(MemoryBudget target, long bytes, AllocationMode mode, AllocationPriority priority, string? site, CancellationToken cancellationToken)
+    {
+        if (Covers(target, bytes, mode, priority, out long drawn))
+        {
+            return default;
+        }
+
+        ValueTask<ChargeOutcome> excess;
+        try
+        {
+            excess = target.ChargeOrdinaryOutcomeAsync(bytes - drawn, mode, priority, site, cancellationToken);
+        }
+        catch
+        {
+            Unwind(target, drawn);
+            throw;
+        }
+
+#pragma warning disable RS0030 // read only once completed: nothing blocks
+        return excess.IsCompletedSuccessfully ? new(AfterExcess(excess.Result, target, drawn)) : AfterExcessAsync(excess, target, drawn);
+#pragma warning restore RS0030
+    }
+
+    /// <summary>
+    /// Watermark mode tries ordinary memory first without blocking; then the charge takes what it can from the
+    /// reservation (<paramref name="drawn"/>). True when nothing is left to charge as ordinary memory.
+    /// </summary>
+    private bool Covers(MemoryBudget target, long bytes, AllocationMode mode, AllocationPriority priority, out long drawn)
+    {
+        drawn = 0;
+        if (Mode == ReservationMode.Watermark && target.TryChargeNow(bytes, mode, priority))
+        {
+            return true;
+        }
+
+        drawn = Take(bytes);
+        if (drawn > 0 && !MemoryBudget.ChargeBelow(target, this, drawn))
+        {
+            Return(drawn); // a descendant's own capacity refused: the whole charge is ordinary
+            drawn = 0;
+        }
+
+        return drawn == bytes;
+    }
+
+    /// <summary>The excess decided: a refusal gives back what was drawn, and so does a wait that ends without a grant.</summary>
+    private ChargeOutcome AfterExcess(ChargeOutcome excess, MemoryBudget target, long drawn)
+    {
         if (excess.RefusedBy is not null)
         {
             Unwind(target, drawn);
@@ -331,6 +370,22 @@ public sealed class MemoryReservation : IDisposable, IAsyncDisposable
         }
 
         return excess.Wait is { } wait ? new ChargeOutcome(null, UnwindIfFailedAsync(wait, target, drawn)) : default;
+    }
+
+    private async ValueTask<ChargeOutcome> AfterExcessAsync(ValueTask<ChargeOutcome> excess, MemoryBudget target, long drawn)
+    {
+        ChargeOutcome decided;
+        try
+        {
+            decided = await excess.ConfigureAwait(false);
+        }
+        catch
+        {
+            Unwind(target, drawn);
+            throw;
+        }
+
+        return AfterExcess(decided, target, drawn);
     }
 
     /// <summary>Claims up to <paramref name="bytes"/> of <see cref="Remaining"/>; returns what it claimed.</summary>
@@ -444,6 +499,14 @@ public sealed class MemoryReservation : IDisposable, IAsyncDisposable
         {
             target.Undo(drawn, Budget, locked: false);
             Return(drawn);
+        }
+    }
+
+    private static async ValueTask GrownAsync(ValueTask<Task?> decided)
+    {
+        if (await decided.ConfigureAwait(false) is { } wait)
+        {
+            await wait.ConfigureAwait(false);
         }
     }
 
