@@ -171,8 +171,8 @@ internal sealed class Shrinker
             if (e is TimeoutException && abandon is not null)
             {
                 abandon.Cancel(); // never disposed: a late call may still read its token
+                BackOff(); // before the report: a logger that throws cannot skip it
                 Log.ReclaimerTimedOut(_logger, Domain, Budget.Name, Timeout, progress.Uncharged);
-                BackOff();
             }
             else
             {
@@ -263,12 +263,11 @@ internal sealed class Shrinker
 
     private void Fault(Exception e)
     {
+        BackOff(); // before the report: a logger that throws cannot skip it
         if (_faultLog.Allows())
         {
             Log.ReclaimerFailed(_logger, e, Domain, Budget.Name);
         }
-
-        BackOff();
     }
 
     private void BackOff()

@@ -54,6 +54,56 @@ public sealed class FaultTests
     }
 
     [Fact]
+    public void A_throwing_logger_cannot_skip_the_back_off_of_a_throwing_reclaimer()
+    {
+        using MemoryBudget budget = new(new MemoryBudgetOptions
+        {
+            Capacity = 1000,
+            MinWatermark = 0,
+            LowWatermark = 0,
+            HighWatermark = 0,
+            CanaryInterval = Timeout.InfiniteTimeSpan,
+            TimeProvider = _clock,
+            Logger = new ThrowingLogger(),
+        });
+        var broken = new TestCache(budget, 300) { During = _ => throw new InvalidOperationException("corrupt") };
+        var healthy = new TestCache(budget, 300);
+        using IDisposable b = budget.RegisterReclaimer(broken, new ReclaimerOptions { Domain = "broken", Cost = 1, Timeout = Timeout.InfiniteTimeSpan });
+        using IDisposable h = budget.RegisterReclaimer(healthy, new ReclaimerOptions { Domain = "healthy", Cost = 8, Timeout = Timeout.InfiniteTimeSpan });
+        budget.Charge(400, AllocationMode.NoWait);
+
+        // The report of the fault throws out of the charge that found it (the logger is the caller's); the back-off stands.
+        Exception? reported = Record.Exception(() => budget.Charge(200, AllocationMode.RetryMayFail));
+        Assert.IsType<FormatException>(reported);
+        Assert.Single(broken.Asked);
+        long charged = 400;
+        Assert.Equal(charged, budget.Used - broken.Cached - healthy.Cached);
+
+        budget.Charge(200, AllocationMode.RetryMayFail); // backed off: not asked again, the healthy one gives
+        charged += 200;
+        Assert.Single(broken.Asked);
+        Assert.Equal(charged, budget.Used - broken.Cached - healthy.Cached);
+
+        budget.Uncharge(charged);
+        broken.During = null;
+        broken.Drop();
+        healthy.Drop();
+        TestBudgets.AssertEmpty(budget);
+    }
+
+    /// <summary>A logger whose every write throws, as a misconfigured provider may.</summary>
+    private sealed class ThrowingLogger : Microsoft.Extensions.Logging.ILogger
+    {
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(Microsoft.Extensions.Logging.LogLevel logLevel) => true;
+
+        public void Log<TState>(Microsoft.Extensions.Logging.LogLevel logLevel, Microsoft.Extensions.Logging.EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+            throw new FormatException("the logger is broken");
+    }
+
+    [Fact]
     public async Task A_reclaimer_that_hangs_past_its_timeout_is_abandoned_and_reported()
     {
         using MemoryBudget budget = Create();
