@@ -57,7 +57,6 @@ public sealed partial class MemoryBudget : IDisposable, IAsyncDisposable
         Name = options.Name;
         Parent = parent;
         Tree = parent.Tree;
-        Tree.Meter.Track(this);
     }
 
     /// <summary>Gets the budget's name.</summary>
