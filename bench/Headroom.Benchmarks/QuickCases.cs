@@ -37,6 +37,7 @@ internal static class QuickCases
         new("try-charge+uncharge 4KiB, exact, telemetry off", 1, CheckedCas, QuietExactChargeUncharge4KiB, CasAddSub(FourKiB)),
 
         .. RentCases.All,
+        .. TransportCases.All,
 
         new("try-charge+uncharge 4KiB, exact, telemetry on", 1, CheckedCas, ListenedExactChargeUncharge4KiB, CasAddSub(FourKiB)),
     ];

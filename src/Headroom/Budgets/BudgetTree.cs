@@ -63,6 +63,7 @@ internal sealed class BudgetTree
         {
             CanaryInterval = SitePolicy(site)?.CanaryInterval ?? Canary.Interval,
             Consumer = AllocationContext.Current?.Consumer?.Name,
+            Owner = AllocationContext.Current?.Consumer,
         };
     }
 
@@ -71,6 +72,7 @@ internal sealed class BudgetTree
     {
         LockOrder.Held(Sync);
         _byAge.AddLast(waiter.AgeNode);
+        MemoryBudget.Stalled(waiter); // pressure stall information: it stalls from now until it leaves
         Stocks.OnParked(); // nobody stocks while anyone waits
         Canary.OnWaiting(waiter);
         Reclaim.WakeBackground(waiter.QueuedAt!); // reclaim goes on for it in the background while it waits
@@ -191,6 +193,7 @@ internal sealed class BudgetTree
         LockOrder.Held(Sync);
         waiter.LeftAt = TimeProvider.GetTimestamp(); // the wait's end, for its duration
         _byAge.Remove(waiter.AgeNode);
+        MemoryBudget.StallEnded(waiter);
         Stocks.OnLeft();
         waiter.Registration.Unregister(); // not Dispose: that would wait for a running callback, which needs this lock
         if (_byAge.Count == 0)

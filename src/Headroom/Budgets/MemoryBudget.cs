@@ -46,6 +46,7 @@ public sealed partial class MemoryBudget : IDisposable, IAsyncDisposable
         _capacity = options.Capacity;
         Name = options.Name;
         Tree = new BudgetTree(options.TimeProvider, options.Logger ?? NullLogger.Instance, options.CanaryInterval, options.Oom, meter);
+        Pressure = new MemoryPressure(this, Tree.TimeProvider);
         _poisonFreedBuffers = options.PoisonFreedBuffers;
         Tree.Meter.Track(this);
     }
@@ -57,6 +58,7 @@ public sealed partial class MemoryBudget : IDisposable, IAsyncDisposable
         Name = options.Name;
         Parent = parent;
         Tree = parent.Tree;
+        Pressure = new MemoryPressure(this, Tree.TimeProvider);
     }
 
     /// <summary>Gets the budget's name.</summary>

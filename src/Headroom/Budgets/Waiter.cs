@@ -45,6 +45,9 @@ internal sealed class Waiter
     /// <summary>The consumer the charge is attributed to, for the canary's report; null when none.</summary>
     internal string? Consumer { get; init; }
 
+    /// <summary>The consumer the charge is attributed to, for pressure's "full" state; null when none.</summary>
+    internal MemoryConsumer? Owner { get; init; }
+
     /// <summary>How long this waiter may wait before the canary reports it: its site's interval, else the tree's.</summary>
     internal TimeSpan CanaryInterval { get; init; } = Timeout.InfiniteTimeSpan;
 

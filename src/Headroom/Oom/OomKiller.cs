@@ -64,6 +64,16 @@ internal sealed class OomKiller
         }
     }
 
+    /// <summary>The oldest victim of <paramref name="level"/>'s subtree still being unwound, if any.</summary>
+    internal MemoryConsumer? VictimWithin(MemoryBudget level)
+    {
+        lock (_sync)
+        {
+            LockOrder.Entered(LockLevel.Killer, _sync);
+            return _unwinding.OldestWithin(level);
+        }
+    }
+
     /// <summary>Completes when a victim next releases its memory or is given up on.</summary>
     internal Task VictimEnded
     {
