@@ -14,9 +14,10 @@ internal sealed class BudgetTree
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, SitePolicy> _sites = new(StringComparer.Ordinal);
     private long _nextTicket = 1;
 
-    internal BudgetTree(TimeProvider timeProvider, ILogger logger, TimeSpan canaryInterval, OomOptions oom)
+    internal BudgetTree(TimeProvider timeProvider, ILogger logger, TimeSpan canaryInterval, OomOptions oom, BudgetMeter meter)
     {
         TimeProvider = timeProvider;
+        Meter = meter;
         Logger = logger;
         Canary = new StallCanary(this, logger, canaryInterval);
         Reclaimers = new ReclaimDriver(this, logger);
@@ -32,6 +33,9 @@ internal sealed class BudgetTree
     internal ILogger Logger { get; }
 
     internal StallCanary Canary { get; }
+
+    /// <summary>The meter the tree's budgets report to (the root's factory's, or the shared one).</summary>
+    internal BudgetMeter Meter { get; }
 
     /// <summary>The tree's OOM killer.</summary>
     internal OomKiller Oom { get; }
@@ -59,6 +63,7 @@ internal sealed class BudgetTree
         {
             CanaryInterval = SitePolicy(site)?.CanaryInterval ?? Canary.Interval,
             Consumer = AllocationContext.Current?.Consumer?.Name,
+            Owner = AllocationContext.Current?.Consumer,
         };
     }
 
@@ -67,6 +72,7 @@ internal sealed class BudgetTree
     {
         LockOrder.Held(Sync);
         _byAge.AddLast(waiter.AgeNode);
+        MemoryBudget.Stalled(waiter); // pressure stall information: it stalls from now until it leaves
         Stocks.OnParked(); // nobody stocks while anyone waits
         Canary.OnWaiting(waiter);
         Reclaim.WakeBackground(waiter.QueuedAt!); // reclaim goes on for it in the background while it waits
@@ -185,7 +191,9 @@ internal sealed class BudgetTree
     internal void Leave(Waiter waiter)
     {
         LockOrder.Held(Sync);
+        waiter.LeftAt = TimeProvider.GetTimestamp(); // the wait's end, for its duration
         _byAge.Remove(waiter.AgeNode);
+        MemoryBudget.StallEnded(waiter);
         Stocks.OnLeft();
         waiter.Registration.Unregister(); // not Dispose: that would wait for a running callback, which needs this lock
         if (_byAge.Count == 0)

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Headroom.Diagnostics;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Headroom;
@@ -41,10 +42,13 @@ public sealed partial class MemoryBudget : IDisposable, IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(options);
         _watermarks = options.Validate();
+        BudgetMeter meter = BudgetMeter.For(options.CreateMeter());
         _capacity = options.Capacity;
         Name = options.Name;
-        Tree = new BudgetTree(options.TimeProvider, options.Logger ?? NullLogger.Instance, options.CanaryInterval, options.Oom);
+        Tree = new BudgetTree(options.TimeProvider, options.Logger ?? NullLogger.Instance, options.CanaryInterval, options.Oom, meter);
+        Pressure = new MemoryPressure(this, Tree.TimeProvider);
         _poisonFreedBuffers = options.PoisonFreedBuffers;
+        Tree.Meter.Track(this);
     }
 
     private MemoryBudget(MemoryBudget parent, ChildBudgetOptions options, Watermarks watermarks)
@@ -54,6 +58,8 @@ public sealed partial class MemoryBudget : IDisposable, IAsyncDisposable
         Name = options.Name;
         Parent = parent;
         Tree = parent.Tree;
+        Pressure = new MemoryPressure(this, Tree.TimeProvider);
+        Tree.Meter.Track(this);
     }
 
     /// <summary>Gets the budget's name.</summary>

@@ -39,8 +39,14 @@ internal sealed class Waiter
 
     internal long StartTimestamp { get; }
 
+    /// <summary>When it left the tree's waiters (granted, cancelled or failed), by the tree's clock; null while it waits.</summary>
+    internal long? LeftAt { get; set; }
+
     /// <summary>The consumer the charge is attributed to, for the canary's report; null when none.</summary>
     internal string? Consumer { get; init; }
+
+    /// <summary>The consumer the charge is attributed to, for pressure's "full" state; null when none.</summary>
+    internal MemoryConsumer? Owner { get; init; }
 
     /// <summary>How long this waiter may wait before the canary reports it: its site's interval, else the tree's.</summary>
     internal TimeSpan CanaryInterval { get; init; } = Timeout.InfiniteTimeSpan;

@@ -22,11 +22,16 @@ internal sealed class CgroupReader
 {
     private const string CgroupMountPoint = "/sys/fs/cgroup";
 
+    /// <summary>The machine's pressure stall file.</summary>
+    internal const string SystemPressurePath = "/proc/pressure/memory";
+
     private readonly CgroupFiles _files;
+    private readonly string _root;
 
     /// <summary>Creates a reader of the files below <paramref name="root"/> ("/" for the real machine).</summary>
     public CgroupReader(string root = "/")
     {
+        _root = root;
         _files = new CgroupFiles(root);
     }
 
@@ -35,12 +40,12 @@ internal sealed class CgroupReader
         var missing = new List<string>();
         ulong? physical = ReadPhysicalMemory(missing);
         ulong? rlimit = ReadAddressSpaceLimit(missing);
-        PressureStall? system = ReadPressure("/proc/pressure/memory", missing);
+        PressureStall? system = ReadPressure(SystemPressurePath, missing);
 
         string? mountText = _files.ReadText("/proc/self/mountinfo", missing);
         string? cgroupText = _files.ReadText("/proc/self/cgroup", missing);
         List<Mount> mounts = mountText is null ? [] : MountTable.Parse(mountText);
-        var reading = new CgroupReading { PhysicalMemoryBytes = physical, AddressSpaceLimitBytes = rlimit, SystemPressure = system };
+        var reading = new CgroupReading { Root = _root, PhysicalMemoryBytes = physical, AddressSpaceLimitBytes = rlimit, SystemPressure = system };
         if (mountText is null || cgroupText is null)
         {
             return reading with { Missing = missing };
@@ -67,7 +72,7 @@ internal sealed class CgroupReader
         }
 
         string? group = v2 ? unified : Group(mounts, cgroupText, "memory", missing);
-        reading = reading with { Version = v2 ? 2 : 1, GroupPath = group, GroupPressure = groupPressure };
+        reading = reading with { Version = v2 ? 2 : 1, GroupPath = group, GroupPressure = groupPressure, GroupPressurePath = unified is null ? null : unified + "/memory.pressure" };
         if (group is null)
         {
             return reading with { Missing = missing };
@@ -183,7 +188,8 @@ internal sealed class CgroupReader
         return (counted, string.Create(CultureInfo.InvariantCulture, $"{usageFile} {u} − {inactiveField} {inactive}"));
     }
 
-    private PressureStall? ReadPressure(string path, List<string> missing)
+    /// <summary>Reads one pressure stall file (read again on every pressure reading of the process budget).</summary>
+    internal PressureStall? ReadPressure(string path, List<string> missing)
     {
         string? text = _files.ReadText(path, missing);
         if (text is null)

@@ -33,6 +33,12 @@ internal sealed record CgroupReading
     /// <summary>The process's cgroup v2 group's memory.pressure; null when there is none (cgroup v1 has no such file).</summary>
     public PressureStall? GroupPressure { get; init; }
 
+    /// <summary>The root the files were read below ("/" for the real machine).</summary>
+    public string Root { get; init; } = "/";
+
+    /// <summary>The path of the v2 group's memory.pressure (below <see cref="Root"/>), read again on each pressure reading; null when there is no v2 group.</summary>
+    public string? GroupPressurePath { get; init; }
+
     /// <summary>Everything looked for and not found, each with the reason.</summary>
     public IReadOnlyList<string> Missing { get; init; } = [];
 

@@ -96,7 +96,31 @@ public sealed class ProcessMemoryLimit
         text.Append("; pressure: ").Append(reading.SystemPressure?.ToString() ?? "no /proc/pressure/memory");
         text.Append("; group pressure: ").Append(reading.GroupPressure?.ToString() ?? "none");
         long? usageBytes = reading.UsageBytes is { } u ? Clamp(u) : null;
-        return new ProcessMemoryLimit(limit, source, reading.GroupPath, usageBytes, text.ToString(), reading.Missing);
+        return new ProcessMemoryLimit(limit, source, reading.GroupPath, usageBytes, text.ToString(), reading.Missing)
+        {
+            PressureRoot = reading.Root,
+            GroupPressurePath = reading.GroupPressurePath,
+        };
+    }
+
+    /// <summary>The root the limit was read below, where the pressure files are read again.</summary>
+    internal string PressureRoot { get; private init; } = "/";
+
+    /// <summary>The group's memory.pressure below <see cref="PressureRoot"/>; null without a v2 group.</summary>
+    internal string? GroupPressurePath { get; private init; }
+
+    /// <summary>The kernel's pressure files now: the machine's, and the group's; what is missing goes to <paramref name="unavailable"/>.</summary>
+    internal (PressureStall? System, PressureStall? Group) ReadPressure(List<string> unavailable)
+    {
+        var reader = new CgroupReader(PressureRoot);
+        PressureStall? system = reader.ReadPressure(CgroupReader.SystemPressurePath, unavailable);
+        if (GroupPressurePath is null)
+        {
+            unavailable.Add("no cgroup v2 group for this process, so no memory.pressure");
+            return (system, null);
+        }
+
+        return (system, reader.ReadPressure(GroupPressurePath, unavailable));
     }
 
     private static long Clamp(ulong value) => value > long.MaxValue ? long.MaxValue : (long)value;

@@ -118,6 +118,7 @@ public sealed class MemoryConsumer : IDisposable
         if (Interlocked.Exchange(ref _disposed, 1) == 0)
         {
             Budget.Tree.Oom.Unregister(this);
+            Budget.ConsumerUnregistered(this);
         }
     }
 

@@ -13,6 +13,9 @@ internal sealed class ReclaimerCall
     /// <summary>Gets whether the reclaimer is asynchronous: a synchronous caller cannot run it in its own thread.</summary>
     internal bool IsAsync => _async is not null;
 
+    /// <summary>Gets the registered reclaimer itself, for traces that name it.</summary>
+    internal object Target => (object?)_sync ?? _async!;
+
     internal long GetReclaimableBytes() => _sync is { } reclaimer ? reclaimer.GetReclaimableBytes() : _async!.GetReclaimableBytes();
 
     /// <summary>The synchronous reclaimer's call; only when <see cref="IsAsync"/> is false.</summary>

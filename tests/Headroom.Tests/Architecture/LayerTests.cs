@@ -24,13 +24,15 @@ public sealed partial class LayerTests
         ["Arena"] = ["Reclaim", "Oom"], // Oom: a buffer's home names its consumer (back)
         ["Reservations"] = ["Budgets", "Oom"], // Oom: a reservation credits its consumer (back)
         // accounting and the wait queue (Budgets holds both today: BudgetTree, Waiter, WaitQueue)
-        ["Budgets"] = ["Reservations", "Stocks", "Reclaim", "Oom", "Diagnostics"], // Reservations, Stocks: the tree owns their state (back)
+        ["Budgets"] = ["Reservations", "Stocks", "Reclaim", "Oom", "Diagnostics", "Pressure"], // Reservations, Stocks: the tree owns their state (back); Pressure: a budget owns its stall figures
         ["Stocks"] = ["Budgets"],
         // reclaim, then the OOM killer: they reach the tree (BudgetTree, Waiter) to release memory and wake waiters
         ["Reclaim"] = ["Budgets"],
         ["Oom"] = ["Budgets", "Reclaim", "Reservations"], // Reservations: a victim's reservations are reapable (back)
         // the stall canary reads the waiters
         ["Diagnostics"] = ["Budgets"],
+        // pressure stall information counts the waiters and consumers, and reads the kernel's files for the process budget
+        ["Pressure"] = ["Budgets", "Oom", "Cgroups", "Diagnostics"],
     };
 
     [Fact]

@@ -231,8 +231,8 @@ public sealed class CgroupReaderFixtureTests : IDisposable
         PressureStall? system = new CgroupReader(_tree.Root).Read().SystemPressure;
 
         Assert.NotNull(system);
-        Assert.Equal(new StallShare(1.50, 0.25, 0.05, 12345), system.Some);
-        Assert.Equal(new StallShare(0.50, 0.10, 0.01, 678), system.Full);
+        Assert.Equal(new StallLine(1.50, 0.25, 0.05, 12345), system.Some);
+        Assert.Equal(new StallLine(0.50, 0.10, 0.01, 678), system.Full);
     }
 
     [Fact]
