@@ -10,7 +10,7 @@ namespace Headroom.Lab.Tests;
 /// <summary>Scenario 7 at a small size against the real kernel: a Kestrel child in a memory group under more concurrent uploads than it holds.</summary>
 public sealed class ServiceScenarioTests(ITestOutputHelper output)
 {
-    private static readonly LabSettings Small = new(Size: 0.05, Duration: TimeSpan.FromSeconds(4), Threads: 2, Capacity: null, Seed: 7); // the run's deadline (8 s) leaves room for a slow start of the server
+    private static readonly LabSettings Small = new(Size: 0.05, Duration: TimeSpan.FromSeconds(6), Threads: 2, Capacity: null, Seed: 7); // long enough for uploads on a loaded machine; the run's deadline (12 s) leaves room for the server's start
 
     [Fact]
     public async Task Unmanaged_fails_requests_or_dies_while_headroom_answers_each_200_or_503_and_stays_under_the_limit()

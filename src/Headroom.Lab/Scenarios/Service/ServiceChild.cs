@@ -18,7 +18,7 @@ namespace Headroom.Lab.Scenarios.Service;
 /// set, inside a memory group made by the parent. It runs a Kestrel server on 127.0.0.1:0, writes its address as one
 /// line, and serves uploads until the parent posts to <c>/stop</c>. Its upload handler buffers the whole body, then
 /// spends <see cref="ProcessingTime"/> on it. <c>unmanaged</c>: Kestrel's defaults, the body in one array of
-/// <c>Content-Length</c> bytes. <c>headroom</c>: the process budget sized from the limit the child finds, Kestrel's
+/// <c>Content-Length</c> bytes. <c>headroom</c>: <c>AddHeadroom</c>'s process budget, sized from the limit the child finds, Kestrel's
 /// socket buffers from it (<see cref="TransportMemoryServiceCollectionExtensions.AddTransportMemory"/>), each request
 /// admitted by memory (503 with <c>Retry-After</c> when its body cannot be reserved within the deadline) and its body
 /// in native buffers drawn from its reservation.
@@ -64,18 +64,25 @@ internal sealed class ServiceChild
             return 2;
         }
 
-        await using MemoryBudget? budget = _policy switch
+        bool headroom = _policy switch
         {
-            "unmanaged" => null,
-            "headroom" => MemoryBudget.ForProcess(new ProcessBudgetOptions { HeadroomBytes = _headroom, Budget = new MemoryBudgetOptions { Name = "process", CanaryInterval = Timeout.InfiniteTimeSpan } }),
+            "unmanaged" => false,
+            "headroom" => true,
             _ => throw new ArgumentOutOfRangeException(nameof(_policy), _policy, "Unknown service policy."),
         };
 
         WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         builder.WebHost.UseKestrel(kestrel => kestrel.Listen(System.Net.IPAddress.Loopback, 0));
-        if (budget is not null)
+        if (headroom)
         {
+            // The process budget (the limit the runtime finds, less the headroom) as the container's MemoryBudget.
+            builder.Services.AddHeadroom(options =>
+            {
+                options.HeadroomBytes = _headroom;
+                options.ChargeMemoryCache = false;
+            });
+
             // Small per-connection buffers and a connection limit: the transports' reservation is sized from them.
             builder.WebHost.ConfigureKestrel(kestrel =>
             {
@@ -88,7 +95,6 @@ internal sealed class ServiceChild
                 sockets.MaxReadBufferSize = Chunk;
                 sockets.MaxWriteBufferSize = Chunk;
             });
-            builder.Services.AddSingleton(budget);
             builder.Services.AddTransportMemory();
             builder.Services.AddMemoryAdmission(options =>
             {
@@ -98,12 +104,12 @@ internal sealed class ServiceChild
         }
 
         await using WebApplication app = builder.Build();
-        if (budget is not null)
+        if (headroom)
         {
             app.UseMemoryAdmission();
         }
 
-        app.MapPost("/upload", (Func<HttpContext, Task<IResult>>)(context => budget is null ? BufferInArrayAsync(context) : BufferInBudgetAsync(context, budget)))
+        app.MapPost("/upload", (Func<HttpContext, Task<IResult>>)(context => headroom ? BufferInBudgetAsync(context, context.RequestServices.GetRequiredService<MemoryBudget>()) : BufferInArrayAsync(context)))
             .WithMemoryAdmission(2 * Chunk); // the last, partly filled buffer and one more
         app.MapPost("/stop", (IHostApplicationLifetime lifetime) =>
         {
@@ -113,7 +119,7 @@ internal sealed class ServiceChild
 
         await app.StartAsync().ConfigureAwait(false);
         string address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
-        await Console.Out.WriteLineAsync($"address {address} capacity {budget?.Capacity ?? 0} limit {found.LimitBytes}").ConfigureAwait(false);
+        await Console.Out.WriteLineAsync($"address {address} capacity {(headroom ? app.Services.GetRequiredService<MemoryBudget>().Capacity : 0)} limit {found.LimitBytes}").ConfigureAwait(false);
         await Console.Out.FlushAsync().ConfigureAwait(false);
         await app.WaitForShutdownAsync().ConfigureAwait(false);
         return 0;
