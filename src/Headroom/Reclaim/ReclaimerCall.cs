@@ -13,6 +13,9 @@ internal sealed class ReclaimerCall
     /// <summary>Gets whether the reclaimer is asynchronous: a synchronous caller cannot run it in its own thread.</summary>
     internal bool IsAsync => _async is not null;
 
+    /// <summary>The reclaimer's type name, for the snapshot.</summary>
+    internal string Name => ((object?)_sync ?? _async)!.GetType().Name;
+
     internal long GetReclaimableBytes() => _sync is { } reclaimer ? reclaimer.GetReclaimableBytes() : _async!.GetReclaimableBytes();
 
     /// <summary>The synchronous reclaimer's call; only when <see cref="IsAsync"/> is false.</summary>
