@@ -32,7 +32,14 @@ internal static class QuickCases
         // Ambient scopes must cost nothing while none is open, also in a process (and in code tiered up) that uses them.
         new("try-charge+uncharge 4KiB, scopes used", 1, CheckedCas, ChargeUnchargeAfterScope4KiB, CasAddSub(FourKiB)),
 
+        // Issue 13: the exact path with nobody listening to the meter or the event source "Headroom" (checked), then,
+        // last because the listeners stay for the rest of the process, with every instrument and event enabled.
+        new("try-charge+uncharge 4KiB, exact, telemetry off", 1, CheckedCas, QuietExactChargeUncharge4KiB, CasAddSub(FourKiB)),
+
         .. RentCases.All,
+        .. TransportCases.All,
+
+        new("try-charge+uncharge 4KiB, exact, telemetry on", 1, CheckedCas, ListenedExactChargeUncharge4KiB, CasAddSub(FourKiB)),
     ];
 
     private static RoundBody ChargeUncharge4KiB()
@@ -46,6 +53,18 @@ internal static class QuickCases
     {
         var budget = new MemoryBudget(new MemoryBudgetOptions { Capacity = (1L << 20) - 1, MinWatermark = 0, LowWatermark = 0, HighWatermark = 0 });
         return n => Loops.TryChargeUncharge(budget, FourKiB, n);
+    }
+
+    private static RoundBody QuietExactChargeUncharge4KiB()
+    {
+        TelemetryListeners.AssertNoneListening();
+        return ExactChargeUncharge4KiB();
+    }
+
+    private static RoundBody ListenedExactChargeUncharge4KiB()
+    {
+        TelemetryListeners.ListenToEverything();
+        return ExactChargeUncharge4KiB();
     }
 
     /// <summary>The charge fast path in a process that uses ambient scopes, with none open on this flow.</summary>

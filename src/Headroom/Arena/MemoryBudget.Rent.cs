@@ -66,7 +66,7 @@ public sealed partial class MemoryBudget
         }
 
         MemoryConsumer? consumer = AllocationContext.Current?.Consumer;
-        owner = TryChargeOrTrim(arena, footprint, priority) || (mode != AllocationMode.NoWait && TryCharge(footprint, mode, priority, site))
+        owner = TryCharge(footprint, AllocationMode.NoWait, priority) || (mode != AllocationMode.NoWait && TryCharge(footprint, mode, priority, site))
             ? Issue(arena, cls, footprint, size, consumer)
             : null;
         return owner is not null;
@@ -99,7 +99,7 @@ public sealed partial class MemoryBudget
         }
 
         MemoryConsumer? consumer = AllocationContext.Current?.Consumer; // read before the wait: the charge is this flow's
-        if (TryChargeOrTrim(arena, footprint, priority))
+        if (TryCharge(footprint, AllocationMode.NoWait, priority))
         {
             return new(Issue(arena, cls, footprint, size, consumer));
         }
@@ -138,7 +138,7 @@ public sealed partial class MemoryBudget
 
         cancellationToken.ThrowIfCancellationRequested();
         MemoryConsumer? consumer = AllocationContext.Current?.Consumer;
-        if (!TryChargeOrTrim(arena, footprint, priority))
+        if (!TryCharge(footprint, AllocationMode.NoWait, priority))
         {
             Charge(footprint, mode, priority, site, cancellationToken);
         }
@@ -183,9 +183,12 @@ public sealed partial class MemoryBudget
         return false;
     }
 
-    /// <summary>Charges without waiting; when refused, gives back parked memory first and tries once more (semantics §9).</summary>
-    private bool TryChargeOrTrim(NativeArena arena, long footprint, AllocationPriority priority) =>
-        TryCharge(footprint, AllocationMode.NoWait, priority) || (arena.Trim(long.MaxValue) > 0 && TryCharge(footprint, AllocationMode.NoWait, priority));
+    /// <summary>
+    /// At a root, gives back every parked buffer of its arena (they are charged here, so a refusal here may be theirs);
+    /// elsewhere nothing, as the root's parked memory does not count against a child.
+    /// </summary>
+    /// <returns>The bytes given back.</returns>
+    internal long TrimParkedAtRoot() => Parent is null ? Volatile.Read(ref _arena)?.Trim(long.MaxValue) ?? 0 : 0;
 
     private ArenaBuffer Issue(NativeArena arena, int cls, long footprint, int length, MemoryConsumer? consumer) =>
         Issue(arena, arena, cls, footprint, length, consumer);

@@ -14,9 +14,10 @@ internal sealed class BudgetTree
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, SitePolicy> _sites = new(StringComparer.Ordinal);
     private long _nextTicket = 1;
 
-    internal BudgetTree(TimeProvider timeProvider, ILogger logger, TimeSpan canaryInterval, OomOptions oom)
+    internal BudgetTree(TimeProvider timeProvider, ILogger logger, TimeSpan canaryInterval, OomOptions oom, BudgetMeter meter)
     {
         TimeProvider = timeProvider;
+        Meter = meter;
         Logger = logger;
         Canary = new StallCanary(this, logger, canaryInterval);
         Reclaimers = new ReclaimDriver(this, logger);
@@ -32,6 +33,9 @@ internal sealed class BudgetTree
     internal ILogger Logger { get; }
 
     internal StallCanary Canary { get; }
+
+    /// <summary>The meter the tree's budgets report to (the root's factory's, or the shared one).</summary>
+    internal BudgetMeter Meter { get; }
 
     /// <summary>The tree's OOM killer.</summary>
     internal OomKiller Oom { get; }
@@ -187,6 +191,7 @@ internal sealed class BudgetTree
     internal void Leave(Waiter waiter)
     {
         LockOrder.Held(Sync);
+        waiter.LeftAt = TimeProvider.GetTimestamp(); // the wait's end, for its duration
         _byAge.Remove(waiter.AgeNode);
         MemoryBudget.StallEnded(waiter);
         Stocks.OnLeft();

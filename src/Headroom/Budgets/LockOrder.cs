@@ -14,7 +14,7 @@ namespace Headroom;
 /// </list>
 /// Re-entering a lock already held is allowed. User code (reclaimers, handlers, loggers, cancellation callbacks) runs
 /// under none of them, except the OOM selector, which runs under the killer's lock and so may take the others. Locks of
-/// the library's own reclaimers (<see cref="MemoryCacheReclaimer"/>) are user code's: they come before all three.
+/// the library's own reclaimers (the MemoryCache reclaimer of Headroom.Extensions.Hosting) are user code's: they come before all three.
 /// </summary>
 internal static class LockOrder
 {

@@ -316,6 +316,10 @@ public sealed partial class MemoryBudget
             {
                 progress.Add(-bytes); // progress is what the reclaimer gives back net of what it takes
             }
+            else if (mode != AllocationMode.NoFail)
+            {
+                ObserveRefusal(mode);
+            }
 
             return refusedBy is null ? default
                 : mode != AllocationMode.NoFail ? new ChargeOutcome(refusedBy, null)
@@ -382,6 +386,7 @@ public sealed partial class MemoryBudget
 
         if (effective != AllocationMode.NoFail)
         {
+            ObserveRefusal(mode);
             return new ChargeOutcome(refused, null);
         }
 

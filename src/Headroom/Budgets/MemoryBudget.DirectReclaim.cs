@@ -32,7 +32,18 @@ public sealed partial class MemoryBudget
             Refused = budget.TryChargePath(bytes, floor, Ticket.Arrival, locked: false);
 
             // Nothing to reclaim for a charge that is refused only to keep the line's order.
-            _done = Refused is null || mode == AllocationMode.NoWait || Refused.RefusesOnlyForOrder(bytes, floor);
+            _done = Refused is null || Refused.RefusesOnlyForOrder(bytes, floor);
+
+            // NoWait runs no pass, but parked memory is given back before anyone is refused (semantics §9): a few frees.
+            if (!_done && mode == AllocationMode.NoWait)
+            {
+                if (Refused!.TrimParkedAtRoot() > 0)
+                {
+                    Refused = budget.TryChargePath(bytes, floor, Ticket.Arrival, locked: false);
+                }
+
+                _done = true;
+            }
         }
 
         /// <summary>Gets the level that refused last, or null once the charge was granted.</summary>

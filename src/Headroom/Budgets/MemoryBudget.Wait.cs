@@ -28,6 +28,8 @@ public sealed partial class MemoryBudget
             Tree.Park(waiter);
         }
 
+        ObserveWaitBegun(waiter); // outside the lock: a listener is user code
+
         if (cancellationToken.CanBeCanceled)
         {
             CancellationTokenRegistration registration = cancellationToken.Register(
@@ -78,6 +80,7 @@ public sealed partial class MemoryBudget
         }
         catch (OperationCanceledException) when (deadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
+            ObserveRefusal(mode);
             throw Refusal(bytes, mode, site, this);
         }
     }

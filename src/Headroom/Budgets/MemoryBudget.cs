@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Headroom.Diagnostics;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Headroom;
@@ -41,12 +42,14 @@ public sealed partial class MemoryBudget : IDisposable, IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(options);
         _watermarks = options.Validate();
+        BudgetMeter meter = BudgetMeter.For(options.CreateMeter());
         _capacity = options.Capacity;
         Name = options.Name;
-        Tree = new BudgetTree(options.TimeProvider, options.Logger ?? NullLogger.Instance, options.CanaryInterval, options.Oom);
+        Tree = new BudgetTree(options.TimeProvider, options.Logger ?? NullLogger.Instance, options.CanaryInterval, options.Oom, meter);
         Pressure = new MemoryPressure(this, Tree.TimeProvider);
         KeepOomReports();
         _poisonFreedBuffers = options.PoisonFreedBuffers;
+        Tree.Meter.Track(this);
     }
 
     private MemoryBudget(MemoryBudget parent, ChildBudgetOptions options, Watermarks watermarks)
@@ -57,6 +60,7 @@ public sealed partial class MemoryBudget : IDisposable, IAsyncDisposable
         Parent = parent;
         Tree = parent.Tree;
         Pressure = new MemoryPressure(this, Tree.TimeProvider);
+        Tree.Meter.Track(this);
     }
 
     /// <summary>Gets the budget's name.</summary>

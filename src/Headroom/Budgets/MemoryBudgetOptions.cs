@@ -1,3 +1,5 @@
+using System.Diagnostics.Metrics;
+using Headroom.Diagnostics;
 using Microsoft.Extensions.Logging;
 
 namespace Headroom;
@@ -23,6 +25,13 @@ public sealed class MemoryBudgetOptions : BudgetLevelOptions
     /// <value>The default value (<see langword="null"/>) logs nothing.</value>
     public ILogger? Logger { get; set; }
 
+    /// <summary>
+    /// Gets or sets the factory that creates the tree's meter, "Headroom" (from dependency injection: <c>AddMetrics()</c>),
+    /// so that its instruments live and end with the container's meters.
+    /// </summary>
+    /// <value>The default value (<see langword="null"/>) reports through one meter "Headroom" shared by every such tree.</value>
+    public IMeterFactory? MeterFactory { get; set; }
+
     /// <summary>Gets or sets the tree's OOM killer policy and kill timeout.</summary>
     public OomOptions Oom { get; set; } = new();
 
@@ -32,6 +41,25 @@ public sealed class MemoryBudgetOptions : BudgetLevelOptions
     /// and a scan per reuse. A root's setting holds for its tree.
     /// </summary>
     public bool PoisonFreedBuffers { get; set; }
+
+    /// <summary>The tree's meter from <see cref="MeterFactory"/>, or null without one; throws naming the setting when the factory makes no meter "Headroom".</summary>
+    internal Meter? CreateMeter()
+    {
+        if (MeterFactory is null)
+        {
+            return null;
+        }
+
+        Meter? meter = MeterFactory.Create(new MeterOptions(BudgetMeter.MeterName));
+        if (meter is null || meter.Name != BudgetMeter.MeterName)
+        {
+            throw new ArgumentException(
+                $"{Kind}.{nameof(MeterFactory)} must create the meter it is asked for (\"{BudgetMeter.MeterName}\"); it returned {(meter is null ? "null" : $"\"{meter.Name}\"")}.",
+                nameof(MeterFactory));
+        }
+
+        return meter;
+    }
 
     /// <summary>A shallow copy, for factories that set the capacity without changing the caller's options.</summary>
     internal MemoryBudgetOptions Copy() => (MemoryBudgetOptions)MemberwiseClone();

@@ -39,6 +39,9 @@ internal sealed class Waiter
 
     internal long StartTimestamp { get; }
 
+    /// <summary>When it left the tree's waiters (granted, cancelled or failed), by the tree's clock; null while it waits.</summary>
+    internal long? LeftAt { get; set; }
+
     /// <summary>The consumer the charge is attributed to, for the canary's report; null when none.</summary>
     internal string? Consumer { get; init; }
 

@@ -55,6 +55,30 @@ internal sealed class StallCanary
         _period = Timeout.InfiniteTimeSpan;
     }
 
+    /// <summary>
+    /// How long the oldest charge of <paramref name="within"/>'s subtree that the canary counts as stalled (it has
+    /// waited its interval) has waited, on the tree's clock; null when none has. The rule <see cref="Check"/> warns by.
+    /// </summary>
+    internal TimeSpan? OldestStall(MemoryBudget within)
+    {
+        lock (_tree.Sync)
+        {
+            LockOrder.Entered(LockLevel.Tree, _tree.Sync);
+            TimeProvider clock = _tree.TimeProvider;
+            long now = clock.GetTimestamp();
+            foreach (Waiter waiter in _tree.ByAge)
+            {
+                TimeSpan waited = clock.GetElapsedTime(waiter.StartTimestamp, now);
+                if (waiter.CanaryInterval != Timeout.InfiniteTimeSpan && waited >= waiter.CanaryInterval && waiter.Budget.IsWithin(within))
+                {
+                    return waited; // the list is oldest first: the first stalled one has waited longest
+                }
+            }
+
+            return null;
+        }
+    }
+
     private void Check()
     {
         Waiter? oldest = null;
@@ -92,7 +116,8 @@ internal sealed class StallCanary
             waiting = _tree.ByAge.Count;
         }
 
-        // Logged outside the lock: a logger is user code and may itself charge memory.
+        // Logged outside the lock: a logger is user code and may itself charge memory (and so is a meter's listener).
+        oldest.Budget.ObserveCanaryWarning();
         Log.AllocationStall(_logger, (long)stall.TotalMilliseconds, oldest.Bytes, oldest.Mode, oldest.Site ?? "(none)", oldest.Consumer ?? "(none)",
             oldest.Budget.Name, oldest.Budget.GetSnapshot(), stalled, waiting);
     }

@@ -13,6 +13,14 @@ public sealed partial class MemoryBudget
         remove => Tree.Oom.Reported -= value;
     }
 
+    /// <summary>
+    /// Gets the consumer of this budget's subtree that the OOM killer has killed and that is still unwinding: it has
+    /// neither released its memory nor been given up on after <see cref="OomOptions.KillTimeout"/>. While one is, the
+    /// killer chooses no second victim in the subtree (semantics §7.1), so a health check reports the subtree unhealthy.
+    /// </summary>
+    /// <value>The oldest such victim; <see langword="null"/> when no kill is pending here.</value>
+    public MemoryConsumer? UnwindingVictim => Tree.Oom.VictimWithin(this);
+
     /// <summary>Registers a unit of work that the OOM killer may cancel; it is a candidate when this budget's subtree is out of memory.</summary>
     /// <param name="name">The consumer's name, for reports.</param>
     /// <param name="cancellation">Cancelled to kill it, asynchronously: its callbacks never run on the allocating thread.</param>

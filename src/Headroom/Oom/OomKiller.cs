@@ -64,6 +64,16 @@ internal sealed class OomKiller
         }
     }
 
+    /// <summary>The oldest victim of <paramref name="level"/>'s subtree still being unwound, if any.</summary>
+    internal MemoryConsumer? VictimWithin(MemoryBudget level)
+    {
+        lock (_sync)
+        {
+            LockOrder.Entered(LockLevel.Killer, _sync);
+            return _unwinding.OldestWithin(level);
+        }
+    }
+
     /// <summary>Completes when a victim next releases its memory or is given up on.</summary>
     internal Task VictimEnded
     {
@@ -201,6 +211,7 @@ internal sealed class OomKiller
         // Kill and reap first: user code (the report's handlers, the logger) runs only once the memory is on its way back.
         OomReaper.Kill(victim, _logger, static reaped => reaped.Budget.Tree.Oom.ReleasedIfEmpty(reaped));
         ReleasedIfEmpty(victim);
+        level.ObserveKill(victim, report.Victim!.Charged, bytes);
 
         Publish(report);
         return OomOutcome.Killed;

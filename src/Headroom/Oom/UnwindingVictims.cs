@@ -12,6 +12,20 @@ internal sealed class UnwindingVictims
     /// <summary>The oldest victim still unwinding, or null.</summary>
     internal MemoryConsumer? Oldest => _victims.Count == 0 ? null : _victims[0].Victim;
 
+    /// <summary>The oldest victim registered in <paramref name="level"/>'s subtree that still unwinds, or null.</summary>
+    internal MemoryConsumer? OldestWithin(MemoryBudget level)
+    {
+        foreach ((MemoryConsumer victim, _) in _victims)
+        {
+            if (victim.Budget.IsWithin(level))
+            {
+                return victim;
+            }
+        }
+
+        return null;
+    }
+
     /// <summary>True when a victim in <paramref name="level"/>'s subtree still unwinds: no second victim there.</summary>
     internal bool Block(MemoryBudget level)
     {

@@ -13,8 +13,11 @@ internal sealed class ReclaimerCall
     /// <summary>Gets whether the reclaimer is asynchronous: a synchronous caller cannot run it in its own thread.</summary>
     internal bool IsAsync => _async is not null;
 
+    /// <summary>Gets the registered reclaimer itself, for traces that name it.</summary>
+    internal object Target => (object?)_sync ?? _async!;
+
     /// <summary>The reclaimer's type name, for the snapshot.</summary>
-    internal string Name => ((object?)_sync ?? _async)!.GetType().Name;
+    internal string Name => Target.GetType().Name;
 
     internal long GetReclaimableBytes() => _sync is { } reclaimer ? reclaimer.GetReclaimableBytes() : _async!.GetReclaimableBytes();
 

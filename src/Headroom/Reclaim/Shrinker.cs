@@ -212,6 +212,7 @@ internal sealed class Shrinker
         finally
         {
             context.Reclaiming!.Close();
+            Budget.ObserveReclaim(Reclaimer.Target, Domain, target, context.Reclaiming.Uncharged); // once per call, abandoned or not, when its progress is final
         }
     }
 
@@ -225,6 +226,7 @@ internal sealed class Shrinker
         finally
         {
             context.Reclaiming!.Close();
+            Budget.ObserveReclaim(Reclaimer.Target, Domain, target, context.Reclaiming.Uncharged); // once per call, abandoned or not, when its progress is final
         }
     }
 

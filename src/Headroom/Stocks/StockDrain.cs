@@ -156,6 +156,7 @@ internal sealed class StockDrain
             {
                 Debug.Assert(budget is not null, "a stock holding bytes is bound");
                 budget.ReturnStocked(bytes);
+                budget.ObserveStockDrained(bytes);
             }
 
             drained = true;

@@ -292,4 +292,41 @@ public sealed class RentTests
         budget.TrimParked();
         TestBudgets.AssertEmpty(budget);
     }
+    [Fact]
+    public void A_NoWait_charge_refused_only_for_parked_memory_gets_it_back_at_the_root_and_through_a_child()
+    {
+        const long Capacity = 1L << 20;
+        using MemoryBudget root = TestBudgets.Flat(Capacity);
+        MemoryBudget child = root.CreateChild(TestBudgets.FlatChild("child", Capacity));
+        root.Rent(64 << 10).Dispose();
+        root.Rent(32 << 10).Dispose();
+        Assert.Equal(96 << 10, root.Parked);
+        Assert.Equal(96 << 10, root.Used); // parked memory is charged to the root
+
+        // More than is free while the buffers are parked, and no more than the whole capacity: granted only by a trim.
+        long large = Capacity - (32 << 10);
+        Assert.True(root.TryCharge(large, AllocationMode.NoWait));
+        Assert.Equal(0, root.Parked);
+        Assert.Equal(large, root.Used);
+        root.Uncharge(large);
+
+        root.Rent(64 << 10).Dispose();
+        Assert.True(child.TryCharge(large, AllocationMode.NoWait)); // refused by the root, for the child's charge
+        Assert.Equal(0, root.Parked);
+        Assert.Equal(large, child.Used);
+        child.Uncharge(large);
+
+        // A child's own refusal is not the parked memory's doing: nothing is trimmed for it.
+        MemoryBudget small = root.CreateChild(TestBudgets.FlatChild("small", 128 << 10));
+        root.Rent(64 << 10).Dispose();
+        small.Charge(64 << 10, AllocationMode.NoWait);
+        Assert.False(small.TryCharge(65 << 10, AllocationMode.NoWait));
+        Assert.Equal(64 << 10, root.Parked);
+        small.Uncharge(64 << 10);
+
+        small.Dispose();
+        child.Dispose();
+        root.TrimParked();
+        TestBudgets.AssertEmpty(root);
+    }
 }

@@ -1,13 +1,10 @@
-using Microsoft.Extensions.Caching.Memory;
-using Microsoft.Extensions.Options;
-
 namespace Headroom.Tests.Budgets;
 
 /// <summary>Semantics §10: every refusal names what it refused (the budget, reservation or consumer, the parameter) and changes nothing.</summary>
 public sealed class MessageTests
 {
     [Fact]
-    public void Use_after_dispose_names_the_budget_reservation_consumer_and_cache()
+    public void Use_after_dispose_names_the_budget_reservation_and_consumer()
     {
         using MemoryBudget budget = TestBudgets.Flat(1000, "engine");
         using var cancellation = new CancellationTokenSource();
@@ -23,37 +20,12 @@ public sealed class MessageTests
         Assert.Contains("engine", e.ObjectName, StringComparison.Ordinal);
         Assert.Contains("reservation on budget 'engine'", e.Message, StringComparison.Ordinal);
 
-        using var cache = new MemoryCache(Options.Create(new MemoryCacheOptions { SizeLimit = 1000, TrackStatistics = true }));
-        var reclaimer = new MemoryCacheReclaimer(cache, budget);
-        reclaimer.Dispose();
-        e = Assert.Throws<ObjectDisposedException>(() => reclaimer.TrySet("k", "v", 10));
-        Assert.Contains("engine", e.ObjectName, StringComparison.Ordinal);
-        e = Assert.Throws<ObjectDisposedException>(() => reclaimer.Reconcile());
-        Assert.Contains("engine", e.ObjectName, StringComparison.Ordinal);
-
         MemoryBudget child = budget.CreateChild("tenant", 100);
         child.Dispose();
         e = Assert.Throws<ObjectDisposedException>(() => child.TryCharge(1));
         Assert.Equal("tenant", e.ObjectName);
         e = Assert.Throws<ObjectDisposedException>(() => child.CreateChild("grandchild", 10));
         Assert.Equal("tenant", e.ObjectName);
-        TestBudgets.AssertEmpty(budget);
-    }
-
-    [Fact]
-    public void A_cache_entrys_bad_size_is_refused_under_its_own_parameter_name_and_nothing_is_charged()
-    {
-        using MemoryBudget budget = TestBudgets.Flat(1000);
-        using var cache = new MemoryCache(Options.Create(new MemoryCacheOptions { SizeLimit = 1000, TrackStatistics = true }));
-        using var reclaimer = new MemoryCacheReclaimer(cache, budget);
-        foreach (long size in new[] { 0L, -5L, 1001L })
-        {
-            var e = Assert.Throws<ArgumentOutOfRangeException>(() => reclaimer.TrySet("k", "v", size));
-            Assert.Equal("size", e.ParamName);
-            Assert.Equal(size, e.ActualValue);
-        }
-
-        Assert.Equal(0, cache.Count);
         TestBudgets.AssertEmpty(budget);
     }
 

@@ -17,35 +17,40 @@ public sealed class MempoolTests
         Assert.Equal(3, created);
         Assert.Equal(2, pool.Pooled);
 
-        // Parked buffers: reclaimable, but only by an attempt that reclaims.
+        // Parked buffers are free memory to every mode (semantics §9): step 1 takes them back, although it never reclaims.
         budget.Rent(16 * 1024).Dispose();
         budget.Rent(32 * 1024).Dispose();
-        long parked = budget.Parked;
-        Assert.True(parked > 0);
+        Assert.True(budget.Parked > 0);
         long rest = budget.Capacity - budget.Used;
-        budget.Charge(rest, AllocationMode.NoWait);
+        budget.Charge(rest, AllocationMode.NoWait); // all that is free besides the parked bytes
+        byte[] fromParked = pool.Alloc(AllocationMode.NoWait);
+        Assert.Equal(4, created);
+        Assert.Equal(0, budget.Parked);
+
+        // A cache's bytes are reclaimable, but only by an attempt that reclaims.
+        long free = budget.Capacity - budget.Used;
+        var cache = new Reclaim.TestCache(budget, free);
+        using IDisposable registration = budget.RegisterReclaimer(cache, new ReclaimerOptions { Domain = "cache", Timeout = Timeout.InfiniteTimeSpan });
 
         byte[] pooled1 = pool.Alloc(AllocationMode.MayFail); // 2. the pool, before any reclaim
         byte[] pooled2 = pool.Alloc(AllocationMode.MayFail);
         Assert.Equal(0, pool.Pooled);
-        Assert.Equal(3, created);
-        Assert.Equal(parked, budget.Parked);
-
-        byte[] reclaimed = pool.Alloc(AllocationMode.MayFail); // 3. the full mode: reclaim gave back the parked memory
         Assert.Equal(4, created);
-        Assert.True(budget.Parked < parked); // reclaim took what the attempt needed, the arena first
+        Assert.Equal(free, cache.Cached);
 
-        budget.TrimParked();
-        long more = budget.Capacity - budget.Used;
-        budget.Charge(more, AllocationMode.NoWait);
-        rest += more;
+        byte[] reclaimed = pool.Alloc(AllocationMode.MayFail); // 3. the full mode: reclaim freed some of the cache
+        Assert.Equal(5, created);
+        Assert.True(cache.Cached < free);
+
+        Assert.Equal(budget.Capacity, budget.Used); // reclaim freed just what the element needed
         long used = budget.Used;
         Assert.Throws<MemoryAllocationException>(() => pool.Alloc(AllocationMode.NoWait)); // empty pool, full budget
         Assert.False(pool.TryAlloc(out _));
         Assert.Equal(used, budget.Used); // a refusal changes nothing
 
         budget.Uncharge(rest);
-        foreach (byte[] e in new[] { fresh, pooled1, pooled2, reclaimed })
+        cache.Reclaim(long.MaxValue, CancellationToken.None);
+        foreach (byte[] e in new[] { fresh, fromParked, pooled1, pooled2, reclaimed })
         {
             pool.Free(e);
         }
@@ -104,6 +109,34 @@ public sealed class MempoolTests
         Assert.Throws<ArgumentOutOfRangeException>(() => pool.TryAlloc(out _, AllocationMode.NoFail));
         pool.Dispose();
         Assert.Throws<ObjectDisposedException>(() => pool.Alloc());
+        TestBudgets.AssertEmpty(budget);
+    }
+    [Fact]
+    public void Freeing_an_element_twice_or_one_the_pool_did_not_make_is_refused_and_changes_nothing()
+    {
+        using MemoryBudget budget = TestBudgets.Flat(2 * Element); // the pool's minimum fills it: allocations come from the pool
+        using var pool = new Mempool<object>(budget, 2, Element, static () => new object());
+        object element = pool.Alloc(AllocationMode.NoWait);
+        Assert.Equal(1, pool.Pooled);
+        pool.Free(element); // back into the pool, which was below its minimum
+
+        var twice = Assert.Throws<InvalidOperationException>(() => pool.Free(element));
+        Assert.Contains("freed twice", twice.Message, StringComparison.Ordinal);
+        var stranger = Assert.Throws<InvalidOperationException>(() => pool.Free(new object()));
+        Assert.Contains("not allocated by this pool", stranger.Message, StringComparison.Ordinal);
+        Assert.Equal(2, pool.Pooled);
+        Assert.Equal(2 * Element, budget.Used);
+
+        // The refused free did not push the element again: the pool hands out two distinct elements, then none.
+        object first = pool.Alloc(AllocationMode.NoWait);
+        object second = pool.Alloc(AllocationMode.NoWait);
+        Assert.NotSame(first, second);
+        Assert.False(pool.TryAlloc(out _));
+        pool.Free(first);
+        pool.Free(second);
+
+        pool.Dispose(); // destroys the pooled elements
+        Assert.Throws<InvalidOperationException>(() => pool.Free(first)); // destroyed already
         TestBudgets.AssertEmpty(budget);
     }
 }

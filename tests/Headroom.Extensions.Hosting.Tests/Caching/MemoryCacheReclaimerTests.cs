@@ -2,7 +2,9 @@ using Microsoft.Extensions.Caching.Memory;
 using Microsoft.Extensions.Logging.Testing;
 using Microsoft.Extensions.Options;
 
-namespace Headroom.Tests.Reclaim;
+using Headroom.Tests;
+
+namespace Headroom.Extensions.Hosting.Tests.Caching;
 
 /// <summary>
 /// The ready reclaimer for <see cref="MemoryCache"/>, against a real cache: what the cache holds is charged, direct
@@ -420,6 +422,40 @@ public sealed class MemoryCacheReclaimerTests
         Assert.Equal(reclaimer.Charged, budget.Used);
 
         reclaimer.Dispose();
+        TestBudgets.AssertEmpty(budget);
+    }
+
+    [Fact]
+    public void Use_after_dispose_names_the_budget()
+    {
+        using MemoryBudget budget = TestBudgets.Flat(1000, "engine");
+        using MemoryCache cache = Cache(sizeLimit: 1000);
+        var reclaimer = new MemoryCacheReclaimer(cache, budget);
+        reclaimer.Dispose();
+
+        var e = Assert.Throws<ObjectDisposedException>(() => reclaimer.TrySet("k", "v", 10));
+        Assert.Contains("engine", e.ObjectName, StringComparison.Ordinal);
+        Assert.Contains("reclaimer on budget 'engine' was disposed", e.Message, StringComparison.Ordinal);
+        e = Assert.Throws<ObjectDisposedException>(reclaimer.Reconcile);
+        Assert.Contains("engine", e.ObjectName, StringComparison.Ordinal);
+        Assert.Equal(0, cache.Count);
+        TestBudgets.AssertEmpty(budget);
+    }
+
+    [Fact]
+    public void A_bad_entry_size_is_refused_under_its_own_parameter_name_and_nothing_is_charged()
+    {
+        using MemoryBudget budget = TestBudgets.Flat(1000);
+        using MemoryCache cache = Cache(sizeLimit: 1000);
+        using var reclaimer = new MemoryCacheReclaimer(cache, budget);
+        foreach (long size in new[] { 0L, -5L, 1001L })
+        {
+            var e = Assert.Throws<ArgumentOutOfRangeException>(() => reclaimer.TrySet("k", "v", size));
+            Assert.Equal("size", e.ParamName);
+            Assert.Equal(size, e.ActualValue);
+        }
+
+        Assert.Equal(0, cache.Count);
         TestBudgets.AssertEmpty(budget);
     }
 }

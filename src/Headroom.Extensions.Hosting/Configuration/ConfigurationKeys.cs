@@ -1,0 +1,45 @@
+namespace Headroom.Extensions.Hosting.Configuration;
+
+/// <summary>
+/// The configuration keys of <see cref="HeadroomOptions"/> under one section (<c>Headroom</c> by default), for
+/// messages: the core's options name the property they refuse (an exception's parameter name), and this turns that
+/// property into the key an operator edits.
+/// </summary>
+internal sealed class ConfigurationKeys(string section)
+{
+    /// <summary>Gets the section's path; empty for options bound from a configuration's root.</summary>
+    internal string Section { get; } = section;
+
+    /// <summary>A key of the root's settings: <c>Headroom:Capacity</c>, <c>Headroom:Oom:KillTimeout</c>.</summary>
+    internal string Root(string? property) => Join(Section, property switch
+    {
+        null or "" or "options" => null,
+        nameof(OomOptions.Policy) or nameof(OomOptions.KillTimeout) => $"{nameof(HeadroomOptions.Oom)}:{property}",
+        nameof(ProcessBudgetOptions.Budget) => null,
+        _ => property,
+    });
+
+    /// <summary>A key of one child budget: <c>Headroom:Budgets:tenant:Capacity</c>; a child's "options" is its capacity against its parent's.</summary>
+    internal string Budget(string name, string? property) =>
+        Join(Join(Join(Section, nameof(HeadroomOptions.Budgets)), name), property is "options" ? nameof(HeadroomBudgetOptions.Capacity) : NullIfNoProperty(property));
+
+    /// <summary>A key of one site's policy: <c>Headroom:Sites:journal:MaxWait</c>.</summary>
+    internal string Site(string site, string? property) =>
+        Join(Join(Join(Section, nameof(HeadroomOptions.Sites)), site), property is "site" or "policy" ? null : NullIfNoProperty(property));
+
+    /// <summary>A key of the root's own settings that is not a budget level's: <c>Headroom:MemoryCacheBudget</c>.</summary>
+    internal string Setting(string property) => Join(Section, property);
+
+    /// <summary>"key: message", the message without the parameter name the key replaces.</summary>
+    internal static string Failure(string key, ArgumentException e)
+    {
+        string message = e.Message;
+        int parameter = message.IndexOf(" (Parameter '", StringComparison.Ordinal);
+        return $"{key}: {(parameter < 0 ? message : message[..parameter])}";
+    }
+
+    private static string? NullIfNoProperty(string? property) => string.IsNullOrEmpty(property) ? null : property;
+
+    private static string Join(string prefix, string? part) =>
+        string.IsNullOrEmpty(part) ? prefix : prefix.Length == 0 ? part : $"{prefix}:{part}";
+}
