@@ -148,7 +148,7 @@ public sealed class MemoryPressure
 
         // The clock is the caller's code: its timer is made outside the lock, and a spare one (a race) disposed after.
         ITimer? spare = Volatile.Read(ref _poll) is null
-            ? Detached.Start(() => _clock.CreateTimer(static state => ((MemoryPressure)state!).Poll(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan))
+            ? NewPollTimer()
             : null;
         lock (_sync)
         {
@@ -159,7 +159,7 @@ public sealed class MemoryPressure
                 spare = null;
             }
 
-            _poll ??= Detached.Start(() => _clock.CreateTimer(static state => ((MemoryPressure)state!).Poll(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan)); // removed meanwhile
+            _poll ??= NewPollTimer(); // removed meanwhile
             long now = Now();
             trigger.Reset(now, Totals(now, kind));
             _triggers = [.. _triggers, trigger];
@@ -230,6 +230,10 @@ public sealed class MemoryPressure
             }
         }
     }
+
+    /// <summary>The poll timer, made disarmed and without the caller's execution context.</summary>
+    private ITimer NewPollTimer() =>
+        Detached.Start(() => _clock.CreateTimer(static state => ((MemoryPressure)state!).Poll(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan));
 
     /// <summary>Ticks (100 ns) of the tree's clock since this budget was made.</summary>
     private long Ticks(long timestamp) => (long)((Int128)(timestamp - _origin) * TimeSpan.TicksPerSecond / _clock.TimestampFrequency);
