@@ -56,11 +56,12 @@ internal sealed class BudgetTree
     internal LinkedList<Waiter> ByAge => _byAge;
 
     /// <summary>Gives a charge that may have to wait its place in line. Caller holds <see cref="Sync"/>.</summary>
-    internal Waiter NewWaiter(MemoryBudget budget, long bytes, Floor floor, AllocationMode mode, string? site, MemoryReservation? admits, bool jump)
+    internal Waiter NewWaiter(MemoryBudget budget, long bytes, Floor floor, AllocationMode mode, string? site, MemoryReservation? admits, bool jump, bool backToKiller)
     {
         LockOrder.Held(Sync);
         return new(budget, bytes, floor, mode, site, admits, jump ? Ticket.Jump : _nextTicket++, TimeProvider.GetTimestamp())
         {
+            GoesBackToKiller = backToKiller,
             CanaryInterval = SitePolicy(site)?.CanaryInterval ?? Canary.Interval,
             Consumer = AllocationContext.Current?.Consumer?.Name,
             Owner = AllocationContext.Current?.Consumer,

@@ -8,17 +8,20 @@ public sealed partial class MemoryBudget
     /// reclaim context (<paramref name="jump"/>) queues ahead of every other waiter: the memory it frees is theirs.
     /// </summary>
     private Task Wait(long bytes, Floor floor, AllocationMode mode, string? site, MemoryReservation? admits, bool jump, CancellationToken cancellationToken) =>
-        Enqueue(bytes, floor, mode, site, admits, jump, cancellationToken).Completion.Task;
+        Enqueue(bytes, floor, mode, site, admits, jump, backToKiller: false, cancellationToken).Completion.Task;
 
-    /// <summary><see cref="Wait"/>, returning the waiter itself: granted already, or queued (and cancellable).</summary>
-    private Waiter Enqueue(long bytes, Floor floor, AllocationMode mode, string? site, MemoryReservation? admits, bool jump, CancellationToken cancellationToken)
+    /// <summary>
+    /// <see cref="Wait"/>, returning the waiter itself: granted already, or queued (and cancellable). A waiter that goes
+    /// <paramref name="backToKiller"/> is one from its creation, under the lock, so that no nudge after it queued is lost.
+    /// </summary>
+    private Waiter Enqueue(long bytes, Floor floor, AllocationMode mode, string? site, MemoryReservation? admits, bool jump, bool backToKiller, CancellationToken cancellationToken)
     {
         Waiter waiter;
         lock (Tree.Sync)
         {
             LockOrder.Entered(LockLevel.Tree, Tree.Sync);
             ThrowIfDisposed();
-            waiter = Tree.NewWaiter(this, bytes, floor, mode, site, admits, jump);
+            waiter = Tree.NewWaiter(this, bytes, floor, mode, site, admits, jump, backToKiller);
             if (TryGrant(waiter) is not { } refusedBy || BudgetTree.QueueAt(waiter, refusedBy))
             {
                 waiter.Complete();

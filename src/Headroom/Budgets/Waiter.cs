@@ -1,3 +1,5 @@
+using System.Diagnostics;
+
 namespace Headroom;
 
 /// <summary>
@@ -6,7 +8,10 @@ namespace Headroom;
 /// </summary>
 internal sealed class Waiter
 {
-    private TaskCompletionSource? _turn;
+    private const int VisitNone = 0, VisitRunning = 1, VisitAgain = 2;
+
+    /// <summary>This waiter's visit to the OOM killer: none, one running (or scheduled), or one running that must look again.</summary>
+    private int _visit;
 
     internal Waiter(MemoryBudget budget, long bytes, Floor floor, AllocationMode mode, string? site, MemoryReservation? admits, long ticket, long startTimestamp)
     {
@@ -65,33 +70,65 @@ internal sealed class Waiter
 
     internal CancellationTokenRegistration Registration { get; set; }
 
+    /// <summary>A NoFail charge or admission out of memory (semantics §7): while it waits, each nudge takes it back to the OOM killer.</summary>
+    internal bool GoesBackToKiller { get; init; }
+
     /// <summary>Set by a grant that found the reservation it admits into disposed: the bytes went back, and the wait fails.</summary>
     internal bool Rejected { get; set; }
 
     /// <summary>
-    /// For a waiter that goes back to the OOM killer while it waits: a task that completes when it became the head of
-    /// its queue, or moved to another level, and still does not fit. Only the latest such task is completed.
+    /// Wakes the waiter without granting it (it stays queued): its turn came, or a victim ended, and it may still not
+    /// fit. A waiter that goes back to the OOM killer schedules a visit there (<see cref="MemoryBudget.VisitKiller"/>);
+    /// for the others it is a no-op. Each nudge is seen by a look that starts after it: a nudge during a look asks the
+    /// running visit for one more rather than starting a second visit, so at most one visit per waiter runs at a time.
     /// </summary>
-    internal Task NextTurn()
+    /// <remarks>
+    /// A scheduled work item, not a loop parked on a task completion source: its continuation would run wherever that
+    /// source's completion sends it, which Coyote does not schedule, and whose grant (the completion of this waiter) it
+    /// then cannot see; it reported a granted waiter as stranded (issue 10's note, item A).
+    /// </remarks>
+    internal void Nudge()
     {
-        var turn = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        Volatile.Write(ref _turn, turn);
-        return turn.Task;
+        if (!GoesBackToKiller)
+        {
+            return;
+        }
+
+        int visit = Volatile.Read(ref _visit);
+        while (visit != VisitAgain)
+        {
+            int seen = Interlocked.CompareExchange(ref _visit, visit == VisitNone ? VisitRunning : VisitAgain, visit);
+            if (seen == visit)
+            {
+                if (visit == VisitNone)
+                {
+                    _ = Task.Run(() => Budget.VisitKiller(this)); // never on the nudger's thread, which may hold the tree's lock
+                }
+
+                return;
+            }
+
+            visit = seen;
+        }
     }
 
-    /// <summary>Wakes the waiter without granting it (it stays queued): its turn came and it still does not fit. A no-op for waiters that do not go back to the killer.</summary>
-    internal void Nudge() => Interlocked.Exchange(ref _turn, null)?.TrySetResult();
+    /// <summary>At the start of each look of a visit: nudges from now on ask for another look.</summary>
+    internal void BeginLook() => Volatile.Write(ref _visit, VisitRunning);
+
+    /// <summary>At the end of a look: true when the visit ends (nobody nudged since it began), false when it looks again.</summary>
+    internal bool EndLook() => Interlocked.CompareExchange(ref _visit, VisitNone, VisitRunning) == VisitRunning;
 
     /// <summary>Completes a waiter that left the queue granted: it owns its bytes, unless its reservation was disposed meanwhile.</summary>
     internal void Complete()
     {
+        Debug.Assert(QueuedAt is null, "a waiter is completed once it left its queue, by whoever took it out");
         if (Rejected)
         {
             Completion.TrySetException(Admits!.DisposedDuringGrowth(Bytes));
         }
-        else
+        else if (!Completion.TrySetResult())
         {
-            Completion.TrySetResult();
+            Debug.Fail("a granted waiter was completed before: its bytes would be charged twice");
         }
     }
 }

@@ -11,8 +11,8 @@ public sealed partial class MemoryBudget
     /// only to keep its place in line, the killer takes a last look at <paramref name="floor"/> and may kill; after a kill
     /// the request tries once more at <paramref name="afterKill"/>. Returns null when granted, else the wait, which goes
     /// back to the killer whenever a victim has ended (released, or been given up on) or the waiter's turn came, and it
-    /// still does not fit: a request that needs two victims gets two, one after the other. The wait returned is the
-    /// waiter's own completion, which a grant completes within the release that made room.
+    /// still does not fit (<see cref="VisitKiller"/>): a request that needs two victims gets two, one after the other. The
+    /// wait returned is the waiter's own completion, which a grant completes within the release that made room.
     /// </summary>
     private Task? KillOrWait(long bytes, MemoryBudget refused, Floor floor, Floor afterKill, AllocationMode mode, string? site, MemoryReservation? admits, CancellationToken cancellationToken)
     {
@@ -32,57 +32,47 @@ public sealed partial class MemoryBudget
             }
         }
 
-        Waiter waiter = Enqueue(bytes, floor, mode, site, admits, jump: false, cancellationToken);
-        // Beside the wait, which stays the waiter's own (a grant completes it within the release). Only where the killer
-        // can act: without consumers the loop could only grant in the waiter's place, which the releases already do, and
-        // Coyote found a schedule in which that second granting path strands a waiter (issue 10's note). A waiter that
-        // queued before the first consumer registered does not go back to the killer.
-        if (!waiter.Completion.Task.IsCompleted && Tree.Oom.InPlay)
+        Waiter waiter = Enqueue(bytes, floor, mode, site, admits, jump: false, backToKiller: true, cancellationToken);
+        if (!waiter.Completion.Task.IsCompleted && victimEnded.IsCompleted)
         {
-            _ = BackToKillerAsync(waiter, victimEnded);
+            waiter.Nudge(); // a victim ended between the killer's look and the queuing, before the tree's list held it
         }
 
         return waiter.Completion.Task;
     }
 
     /// <summary>
-    /// While <paramref name="waiter"/> waits: each time it is woken without a grant (a victim ended, or its turn came)
-    /// and is still queued, it asks the killer again. The killer's last try is a grant in the waiter's place; it kills
-    /// only when memory is short for it, never for a waiter that merely waits its turn. Nothing wakes it once it has
-    /// left the queue (granted, cancelled or failed): the loop then stays parked and is collected with the waiter, so no
-    /// continuation of it runs after the wait is over. It never throws.
+    /// A visit of a waiting <paramref name="waiter"/> to the killer, scheduled by its nudges (a victim ended, or its turn
+    /// came): while it is still queued, the killer takes another look for it. The killer's last try is a grant in the
+    /// waiter's place (<see cref="GrantInPlace"/>); it kills only when memory is short for it, never for a waiter that
+    /// merely waits its turn. A kill's reaping lands as releases, which wake the queue, and so a new visit. Once the
+    /// waiter left (granted, cancelled or failed) a visit does nothing: its completion says how. It never throws.
     /// </summary>
-    /// <param name="waiter">The queued waiter.</param>
-    /// <param name="victimEnded">From the killer's look before the waiter queued: an end between that look and the queuing is caught here.</param>
-    private async Task BackToKillerAsync(Waiter waiter, Task victimEnded)
+    /// <remarks>
+    /// Who completes a waiter: whoever takes it out of its queue, under the tree's lock (a grant by a release or by this
+    /// visit, a cancellation, a dispose); the others find <see cref="Waiter.QueuedAt"/> null and leave it alone. So each
+    /// waiter is completed once, and a grant charges its bytes once, in the same locked region that dequeues it.
+    /// </remarks>
+    internal void VisitKiller(Waiter waiter)
     {
-        Task turn = waiter.NextTurn(); // armed before the check: an end from now on wakes it through the tree's list
-        bool now = victimEnded.IsCompleted;
-        while (true)
+        do
         {
-            if (!now)
-            {
-                await turn.ConfigureAwait(false);
-            }
-
-            now = false;
+            waiter.BeginLook(); // before the look: a nudge during it asks for another
             if (QueuedLevel(waiter) is not { } level)
             {
-                return; // it left meanwhile: its completion says how
+                continue; // it left meanwhile
             }
 
-            // The next turn is armed before the killer looks, so that a wake-up during its look is not lost. A kill's
-            // reaping lands as releases, which wake the queue: here the waiter only waits for the next wake-up.
-            turn = waiter.NextTurn();
             try
             {
                 _ = Tree.Oom.OutOfMemory(level, waiter.Bytes, () => GrantInPlace(waiter), out _);
             }
             catch (Exception e) when (e is not OutOfMemoryException)
             {
-                Diagnostics.Log.KillFailed(Tree.Logger, e, "(a waiter back at the killer)"); // nobody awaits this loop
+                Diagnostics.Log.KillFailed(Tree.Logger, e, "(a waiter back at the killer)"); // nobody awaits this visit
             }
         }
+        while (!waiter.EndLook());
     }
 
     /// <summary>Where the waiter queues now; null once it left.</summary>
@@ -120,6 +110,7 @@ public sealed partial class MemoryBudget
             {
                 Tree.Leave(waiter);
                 waiter.Complete();
+                Tree.Oom.GrantedInPlace();
             }
             else
             {

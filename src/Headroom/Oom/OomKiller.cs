@@ -23,6 +23,7 @@ internal sealed class OomKiller
     private long _registrations;
     private readonly UnwindingVictims _unwinding = new();
     private long _lastNobody;
+    private long _grantsInPlace;
     private bool _disposed;
 
     /// <summary>Completed (and replaced) when a victim released its memory or was given up on; guarded by <see cref="_sync"/>.</summary>
@@ -87,8 +88,11 @@ internal sealed class OomKiller
         }
     }
 
-    /// <summary>Gets whether the killer can act at all: some consumer is registered, or an OOM panics.</summary>
-    internal bool InPlay => Volatile.Read(ref _consumers).Length != 0 || Panics;
+    /// <summary>Gets how many waiters were granted by their own visit to the killer (its last try), not by a release: for diagnostics and tests.</summary>
+    internal long GrantsInPlace => Volatile.Read(ref _grantsInPlace);
+
+    /// <summary>A waiter's visit to the killer granted it (<c>MemoryBudget.GrantInPlace</c>).</summary>
+    internal void GrantedInPlace() => Interlocked.Increment(ref _grantsInPlace);
 
     internal MemoryConsumer Register(MemoryBudget budget, string name, int oomScoreAdj, CancellationTokenSource? cancellation, Action? kill)
     {

@@ -52,12 +52,23 @@ internal static class CoyoteHarness
         bool detachedWork = false, [CallerMemberName] string test = "")
     {
         string schedulePath = Path.Combine(Path.GetTempPath(), $"headroom-coyote-{test}.schedule");
+        // A hunt for a rare schedule: HEADROOM_COYOTE_ITERATIONS raises the count, HEADROOM_COYOTE_SEED fixes the seed.
+        if (uint.TryParse(Environment.GetEnvironmentVariable("HEADROOM_COYOTE_ITERATIONS"), NumberStyles.None, CultureInfo.InvariantCulture, out uint more) && more > iterations)
+        {
+            iterations = more;
+        }
+
         Configuration config = Configuration.Create()
             .WithTestingIterations(iterations)
             .WithMaxSchedulingSteps(maxSteps)
             .WithPartiallyControlledConcurrencyAllowed(false)
             .WithMemoryAccessRaceCheckingEnabled(true)
             .WithTelemetryEnabled(false);
+        if (uint.TryParse(Environment.GetEnvironmentVariable("HEADROOM_COYOTE_SEED"), NumberStyles.None, CultureInfo.InvariantCulture, out uint seed))
+        {
+            config = config.WithRandomGeneratorSeed(seed);
+        }
+
         if (detachedWork)
         {
             config = config.WithNoBugTraceRepro();
@@ -185,11 +196,21 @@ internal static class CoyoteHarness
     }
 
     /// <summary>
-    /// Awaits every actor. Use this, not <c>Task.WhenAll(a, b)</c>: C# 13 binds that call to the
-    /// <c>params ReadOnlySpan&lt;Task&gt;</c> overload of .NET 9+, which Coyote 1.7 does not intercept (it reports the
-    /// returned task as uncontrolled). This passes an array, which binds to the overload Coyote controls.
+    /// Awaits every actor, one after the other. Not <c>Task.WhenAll</c>: its combined task completes from a continuation
+    /// of each task it waits for, and a waiter's completion runs its continuations asynchronously, on a thread-pool work
+    /// item that Coyote does not schedule. When a waiter was granted after the body began to wait for it, Coyote saw no
+    /// controlled operation left to run before that work item ran, and reported a deadlock with every byte accounted and
+    /// every waiter completed (issue 10's note: ~1 schedule in 400, once a waiter could be granted by its own visit to the
+    /// OOM killer). Awaiting each task itself is a dependency Coyote tracks. (The <c>params ReadOnlySpan&lt;Task&gt;</c>
+    /// overload that C# 13 binds <c>Task.WhenAll(a, b)</c> to is not intercepted at all.)
     /// </summary>
-    internal static Task All(params Task[] actors) => Task.WhenAll(actors);
+    internal static async Task All(params Task[] actors)
+    {
+        foreach (Task actor in actors)
+        {
+            await actor;
+        }
+    }
 
     /// <summary>Gives other actors a chance to run between the steps of an actor (a controlled scheduling point).</summary>
     internal static YieldAwaitable Pause() => Task.Yield();

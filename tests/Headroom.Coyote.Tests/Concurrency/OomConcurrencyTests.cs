@@ -21,6 +21,9 @@ public sealed class OomConcurrencyTests(ITestOutputHelper output)
     /// <summary>Schedules of the running test in which somebody was killed (Coyote runs one schedule at a time).</summary>
     private static int s_schedulesWithAKill;
 
+    /// <summary>Schedules of the running test in which a waiter was granted by its visit to the killer, after every release.</summary>
+    private static int s_schedulesGrantedByTheKiller;
+
     /// <summary>
     /// Capacity 10, watermarks 0. The victim V reserves 3 (token mode: its charges draw from the reservation first) and
     /// charges 3; a bystander B charges 1. V then gives back 1 and takes 2, twice, inside its scope and reservation, and
@@ -436,6 +439,106 @@ public sealed class OomConcurrencyTests(ITestOutputHelper output)
         {
             s_schedulesWithAKill++;
         }
+    }
+
+    /// <summary>
+    /// The three parties that may complete a waiter, racing with a consumer registered (so that every waiter goes back to
+    /// the killer): a cancellation, an uncharge's grant, and the killer's grant in the waiter's place. Capacity 2; the
+    /// test holds 1 byte and the consumer V the other. A (2 bytes, cancellable) finds no room: the killer kills V and A
+    /// queues; B and C (1 byte each) queue behind it. Then, concurrently, V gives its byte back once its token is
+    /// cancelled (its release sends every waiter back to the killer), C cancels A, and R uncharges the test's byte.
+    /// Whoever wins, A ends granted with exactly its 2 bytes or cancelled with nothing, B and C are granted, V is killed
+    /// once, and nothing is left behind.
+    /// </summary>
+    [Fact]
+    public void A_cancellation_an_uncharge_and_the_killers_grant_in_place_complete_each_waiter_once_with_its_bytes_charged_once()
+    {
+        s_schedulesWithAKill = 0;
+        s_schedulesGrantedByTheKiller = 0;
+        ExploreDetached(output, async () =>
+        {
+            MemoryBudget budget = NewOomBudget(capacity: 2);
+            var kills = new KillCounter(budget);
+            using var vCts = new CancellationTokenSource();
+            MemoryConsumer v = kills.Register("V", vCts);
+            using (v.Enter())
+            {
+                budget.Charge(1, AllocationMode.NoWait);
+            }
+
+            budget.Charge(1, AllocationMode.NoWait);
+            var killed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            using CancellationTokenRegistration onKill = vCts.Token.Register(() => killed.TrySetResult());
+            using var aCts = new CancellationTokenSource();
+            Task a = budget.ChargeAsync(2, AllocationMode.NoFail, site: "A", cancellationToken: aCts.Token).AsTask();
+            Task b = budget.ChargeAsync(1, AllocationMode.NoFail, site: "B").AsTask();
+            Task c = budget.ChargeAsync(1, AllocationMode.NoFail, site: "C").AsTask();
+            Specification.Assert(budget.QueueCount() == 3, "A, B and C are not queued: {0} [{1}].", budget.QueueCount(), State(budget));
+            Note($"A, B, C queued [{State(budget)}]");
+
+            Task victim = Task.Run(async () =>
+            {
+                await killed.Task;
+                using (v.Enter())
+                {
+                    budget.Uncharge(1);
+                }
+
+                CheckAttributed(v, 0);
+                Note($"V gave back 1 [{State(budget)}]");
+                CheckI1(budget);
+            });
+            Task canceller = Task.Run(() =>
+            {
+                aCts.Cancel();
+                Note($"cancelled A: A {a.Status} [{State(budget)}]");
+                CheckI1(budget);
+            });
+            Task releaser = Task.Run(() =>
+            {
+                budget.Uncharge(1);
+                Note($"R released 1 [{State(budget)}]");
+                CheckI1(budget);
+            });
+            await All(victim, canceller, releaser);
+            bool granted;
+            try
+            {
+                await a;
+                granted = true;
+            }
+            catch (OperationCanceledException)
+            {
+                granted = false;
+            }
+
+            Note($"A {(granted ? "granted" : "cancelled")} [{State(budget)}]");
+            if (granted)
+            {
+                Specification.Assert(budget.Used == 2 && budget.QueueCount() == 2, "After A's grant: {0}, {1} queued.", budget.GetSnapshot(), budget.QueueCount());
+                budget.Uncharge(2);
+            }
+            else
+            {
+                Specification.Assert(a.IsCanceled, "A neither granted nor cancelled: {0}.", a.Status);
+            }
+
+            await All(b, c); // a waiter stranded behind the cancelled or granted A, or granted without its task, hangs here
+            Specification.Assert(budget.Used == 2 && budget.QueueCount() == 0, "After B and C: {0}, {1} queued.", budget.GetSnapshot(), budget.QueueCount());
+            budget.Uncharge(1);
+            budget.Uncharge(1);
+
+            await kills.SettledAsync();
+            kills.CheckAtMostOnce();
+            v.Dispose();
+            CountKill(kills);
+            s_schedulesGrantedByTheKiller += budget.Tree.Oom.GrantsInPlace > 0 ? 1 : 0;
+            CheckDrained(budget);
+        });
+
+        CheckKillsHappened(output);
+        output.WriteLine($"Schedules in which a waiter's visit to the killer granted it: {s_schedulesGrantedByTheKiller}.");
+        Assert.True(s_schedulesGrantedByTheKiller > 0, "No schedule had a waiter granted by its visit to the killer: the race was not explored.");
     }
 
     /// <summary>After an exploration: the races the test is about did happen, in some schedules at least.</summary>
