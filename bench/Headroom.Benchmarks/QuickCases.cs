@@ -38,6 +38,7 @@ internal static class QuickCases
 
         .. RentCases.All,
         .. TransportCases.All,
+        .. PoolCases.All,
 
         new("try-charge+uncharge 4KiB, exact, telemetry on", 1, CheckedCas, ListenedExactChargeUncharge4KiB, CasAddSub(FourKiB)),
     ];

@@ -8,6 +8,11 @@ if (Headroom.Lab.Scenarios.Container.ContainerChild.Requested() is { } child)
     return child.Run(); // the container scenario's child: the same executable, inside a memory group
 }
 
+if (Headroom.Lab.Scenarios.Service.ServiceChild.Requested() is { } service)
+{
+    return await service.RunAsync().ConfigureAwait(false); // the service scenario's Kestrel server, inside a memory group
+}
+
 var scenario = new Option<string[]>("--scenario") { Description = "Run only this scenario (repeatable).", Arity = ArgumentArity.ZeroOrMore, HelpName = "NAME" };
 var policy = new Option<string[]>("--policy") { Description = "Run only this policy (repeatable).", Arity = ArgumentArity.ZeroOrMore, HelpName = "NAME" };
 var size = new Option<double>("--size") { Description = "Scale of the work: 1 is the default run (every scenario in about two minutes).", DefaultValueFactory = _ => 1.0 };

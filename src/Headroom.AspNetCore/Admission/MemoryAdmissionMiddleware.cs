@@ -18,6 +18,7 @@ internal sealed partial class MemoryAdmissionMiddleware
     private readonly MemoryBudget _budget;
     private readonly ILogger _logger;
     private readonly string _retryAfter;
+    private readonly BudgetMemoryPoolFactory? _transport;
 
     public MemoryAdmissionMiddleware(RequestDelegate next, IOptions<MemoryAdmissionOptions> options, IServiceProvider services, ILogger<MemoryAdmissionMiddleware> logger)
     {
@@ -31,6 +32,7 @@ internal sealed partial class MemoryAdmissionMiddleware
         _budget = _options.Budget ?? (MemoryBudget?)services.GetService(typeof(MemoryBudget))
             ?? throw new InvalidOperationException($"Admission by memory needs a budget: set {nameof(MemoryAdmissionOptions)}.{nameof(MemoryAdmissionOptions.Budget)} or register a {nameof(MemoryBudget)} singleton.");
         _logger = logger;
+        _transport = services.GetService(typeof(BudgetMemoryPoolFactory)) as BudgetMemoryPoolFactory;
         _retryAfter = ((long)Math.Ceiling(_options.RetryAfter.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
     }
 
@@ -43,9 +45,10 @@ internal sealed partial class MemoryAdmissionMiddleware
             return;
         }
 
-        if (bytes > _budget.Capacity - _budget.MinWatermark)
+        long grantable = Grantable();
+        if (bytes > grantable)
         {
-            LogNeverGrantable(_logger, context.Request.Path, bytes, _budget.Name, _budget.Capacity - _budget.MinWatermark);
+            LogNeverGrantable(_logger, context.Request.Path, bytes, _budget.Name, grantable);
             context.Response.StatusCode = StatusCodes.Status413PayloadTooLarge;
             return;
         }
@@ -89,6 +92,13 @@ internal sealed partial class MemoryAdmissionMiddleware
         context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
         context.Response.Headers.RetryAfter = _retryAfter;
         return null;
+    }
+
+    /// <summary>The most a reservation can ever get here: capacity − min watermark, less the transports' share, held for the server's life.</summary>
+    private long Grantable()
+    {
+        long transport = _transport is { } factory && factory.Budget == _budget ? factory.Reservation?.Amount ?? 0 : 0;
+        return _budget.Capacity - _budget.MinWatermark - transport;
     }
 
     private long WorstCase(HttpContext context)

@@ -74,6 +74,7 @@ internal static class BudgetTreeBuild
             Oom = options.Oom,
             TimeProvider = services.TimeProvider,
             Logger = services.Logger,
+            MeterFactory = services.MeterFactory,
         };
 
         try

@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using Headroom.Extensions.Hosting.Configuration;
 using Headroom.Extensions.Hosting.Diagnostics;
 using Headroom.Extensions.Hosting.Reclaim;
@@ -28,7 +29,7 @@ internal sealed class HostedBudgetTree : IDisposable, IAsyncDisposable
         HeadroomOptions options = monitor.CurrentValue; // validated: a bad value has already failed here, naming its key
         ILoggerFactory? loggers = services.GetService<ILoggerFactory>();
         _logger = loggers?.CreateLogger("Headroom.Extensions.Hosting") ?? NullLogger.Instance;
-        var tree = new TreeServices(services.GetService<TimeProvider>() ?? TimeProvider.System, loggers?.CreateLogger("Headroom"));
+        var tree = new TreeServices(services.GetService<TimeProvider>() ?? TimeProvider.System, loggers?.CreateLogger("Headroom"), services.GetService<IMeterFactory>());
 
         ReclaimerRegistration[] added = [.. reclaimers];
         var failures = new List<string>();

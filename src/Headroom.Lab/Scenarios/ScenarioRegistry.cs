@@ -16,5 +16,6 @@ internal static class ScenarioRegistry
         new Transactions.TransactionsScenario(),
         new AtomicReserveScenario(),
         new Container.ContainerScenario(),
+        new Service.ServiceScenario(),
     ];
 }

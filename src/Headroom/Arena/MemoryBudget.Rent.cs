@@ -66,7 +66,7 @@ public sealed partial class MemoryBudget
         }
 
         MemoryConsumer? consumer = AllocationContext.Current?.Consumer;
-        owner = TryCharge(footprint, AllocationMode.NoWait, priority) || (mode != AllocationMode.NoWait && TryCharge(footprint, mode, priority, site))
+        owner = TryCharge(footprint, mode, priority, site)
             ? Issue(arena, cls, footprint, size, consumer)
             : null;
         return owner is not null;
@@ -99,11 +99,6 @@ public sealed partial class MemoryBudget
         }
 
         MemoryConsumer? consumer = AllocationContext.Current?.Consumer; // read before the wait: the charge is this flow's
-        if (TryCharge(footprint, AllocationMode.NoWait, priority))
-        {
-            return new(Issue(arena, cls, footprint, size, consumer));
-        }
-
         ValueTask charge = ChargeAsync(footprint, mode, priority, site, cancellationToken);
         return charge.IsCompletedSuccessfully ? new(Issue(arena, cls, footprint, size, consumer)) : RentedAsync(charge, arena, cls, footprint, size, consumer);
     }
@@ -138,10 +133,7 @@ public sealed partial class MemoryBudget
 
         cancellationToken.ThrowIfCancellationRequested();
         MemoryConsumer? consumer = AllocationContext.Current?.Consumer;
-        if (!TryCharge(footprint, AllocationMode.NoWait, priority))
-        {
-            Charge(footprint, mode, priority, site, cancellationToken);
-        }
+        Charge(footprint, mode, priority, site, cancellationToken); // the charge's own fast path first, in the caller's mode (no extra try to count as a refusal)
 
         return Issue(arena, cls, footprint, length, consumer);
     }

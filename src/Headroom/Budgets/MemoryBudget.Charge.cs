@@ -433,9 +433,21 @@ public sealed partial class MemoryBudget
     {
         IReclaimDriver reclaim = Tree.Reclaim;
         var passes = new DirectReclaim(this, bytes, mode, floor, refusedBy, maxPassesWithoutProgress);
-        while (passes.NextPass(reclaim, cancellationToken, out long target))
+        bool stalled = false; // a memory stall for pressure while it reclaims (psi_memstall_enter)
+        try
         {
-            passes.AfterPass(reclaim.ReclaimDirect(passes.Refused!, target, cancellationToken), cancellationToken);
+            while (passes.NextPass(reclaim, cancellationToken, out long target))
+            {
+                stalled = stalled || BeginReclaimStall();
+                passes.AfterPass(reclaim.ReclaimDirect(passes.Refused!, target, cancellationToken), cancellationToken);
+            }
+        }
+        finally
+        {
+            if (stalled)
+            {
+                DirectReclaimEnds();
+            }
         }
 
         return passes.Refused;

@@ -70,10 +70,22 @@ public sealed partial class MemoryBudget
     {
         IReclaimDriver reclaim = Tree.Reclaim;
         var passes = new DirectReclaim(this, bytes, mode, floor, refusedBy, maxPassesWithoutProgress);
-        while (passes.NextPass(reclaim, cancellationToken, out long target))
+        bool stalled = false; // a memory stall for pressure while it reclaims (psi_memstall_enter)
+        try
         {
-            long freed = await reclaim.ReclaimDirectAsync(passes.Refused!, target, cancellationToken).ConfigureAwait(false);
-            passes.AfterPass(freed, cancellationToken);
+            while (passes.NextPass(reclaim, cancellationToken, out long target))
+            {
+                stalled = stalled || BeginReclaimStall();
+                long freed = await reclaim.ReclaimDirectAsync(passes.Refused!, target, cancellationToken).ConfigureAwait(false);
+                passes.AfterPass(freed, cancellationToken);
+            }
+        }
+        finally
+        {
+            if (stalled)
+            {
+                DirectReclaimEnds();
+            }
         }
 
         return passes.Refused;

@@ -47,6 +47,7 @@ public sealed partial class MemoryBudget : IDisposable, IAsyncDisposable
         Name = options.Name;
         Tree = new BudgetTree(options.TimeProvider, options.Logger ?? NullLogger.Instance, options.CanaryInterval, options.Oom, meter);
         Pressure = new MemoryPressure(this, Tree.TimeProvider);
+        KeepOomReports();
         _poisonFreedBuffers = options.PoisonFreedBuffers;
         Tree.Meter.Track(this);
     }
@@ -59,7 +60,6 @@ public sealed partial class MemoryBudget : IDisposable, IAsyncDisposable
         Parent = parent;
         Tree = parent.Tree;
         Pressure = new MemoryPressure(this, Tree.TimeProvider);
-        Tree.Meter.Track(this);
     }
 
     /// <summary>Gets the budget's name.</summary>

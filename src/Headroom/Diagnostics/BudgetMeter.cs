@@ -21,8 +21,15 @@ internal sealed class BudgetMeter
     /// <summary>One BudgetMeter per meter: a factory hands the same meter to every root that asks, and its instruments must exist once.</summary>
     private static readonly ConditionalWeakTable<Meter, BudgetMeter> ByMeter = [];
 
-    /// <summary>The budgets the observable instruments report, held weakly: a budget nobody disposed stops being reported once it is collected.</summary>
-    private readonly List<WeakReference<MemoryBudget>> _budgets = []; // guarded by itself
+    /// <summary>
+    /// The roots whose trees the observable instruments report, held weakly: a root nobody disposed stops being
+    /// reported once it is collected. Children are found through their root when a listener collects, so that a child
+    /// costs nothing here.
+    /// </summary>
+    private readonly List<WeakReference<MemoryBudget>> _roots = []; // guarded by itself
+
+    /// <summary>The count at which <see cref="Track"/> next forgets collected and disposed roots (amortised: it doubles).</summary>
+    private int _forgetAt = 64;
 
     private readonly Counter<long> _reclaimed;
     private readonly Counter<long> _refusals;
@@ -38,7 +45,7 @@ internal sealed class BudgetMeter
             "The budget's committed bytes by state: used (charged, less parked), reserved (promised, not drawn), stocked (in per-thread stocks), parked (returned buffers kept for reuse); the states add up to Committed.");
         meter.CreateObservableGauge("headroom.memory.utilization", ObserveUtilization, "1", "The budget's Used over its capacity.");
         _reclaimed = meter.CreateCounter<long>("headroom.memory.reclaimed", "By", "Bytes reclaimers really uncharged, counted at the budget each is registered on.");
-        _refusals = meter.CreateCounter<long>("headroom.memory.refusals", "{refusal}", "Charges the budget refused after what their mode allows (reclaim, a bounded wait), by the caller's mode.");
+        _refusals = meter.CreateCounter<long>("headroom.memory.refusals", "{refusal}", "Charge attempts the budget refused after what their mode allows (reclaim, a bounded wait), by the caller's mode; like memcg's max events, internal NoWait tries (rents, mempools, the arena) count too.");
         _oomKills = meter.CreateCounter<long>("headroom.memory.oom_kills", "{kill}", "Consumers the OOM killer cancelled, counted at the budget that was out of memory.");
         _canaryWarnings = meter.CreateCounter<long>("headroom.memory.canary_warnings", "{warning}", "Stall warnings the canary logged, counted at the oldest stalled waiter's budget.");
         _waitDuration = meter.CreateHistogram<double>("headroom.memory.wait.duration", "s",
@@ -51,6 +58,18 @@ internal sealed class BudgetMeter
     internal static BudgetMeter Shared { get; } = new(new Meter(MeterName));
 
     internal Meter Meter { get; }
+
+    /// <summary>Gets how many roots are tracked now, forgotten ones not yet dropped included.</summary>
+    internal int TrackedRoots
+    {
+        get
+        {
+            lock (_roots)
+            {
+                return _roots.Count;
+            }
+        }
+    }
 
     /// <summary>Whether anyone listens to the wait histogram: a wait then records its end.</summary>
     internal bool ObservesWaits => _waitDuration.Enabled;
@@ -75,13 +94,19 @@ internal sealed class BudgetMeter
         }
     }
 
-    /// <summary>Starts reporting <paramref name="budget"/> (a root or a child) in the observable instruments.</summary>
-    internal void Track(MemoryBudget budget)
+    /// <summary>Starts reporting the tree of <paramref name="root"/>.</summary>
+    internal void Track(MemoryBudget root)
     {
-        var reference = new WeakReference<MemoryBudget>(budget);
-        lock (_budgets)
+        var reference = new WeakReference<MemoryBudget>(root);
+        lock (_roots)
         {
-            _budgets.Add(reference);
+            if (_roots.Count >= _forgetAt)
+            {
+                LiveRoots(into: null); // without a listener nothing else would ever forget them
+                _forgetAt = Math.Max(64, 2 * _roots.Count);
+            }
+
+            _roots.Add(reference);
         }
     }
 
@@ -136,27 +161,39 @@ internal sealed class BudgetMeter
         _ => "unknown",
     };
 
-    /// <summary>The budgets to report now: alive and not disposed; the rest are forgotten.</summary>
+    /// <summary>The budgets to report now: every live budget of every live root's tree.</summary>
     private List<MemoryBudget> Live()
     {
-        var live = new List<MemoryBudget>();
-        lock (_budgets)
+        var roots = new List<MemoryBudget>();
+        lock (_roots)
         {
-            int kept = 0;
-            for (int i = 0; i < _budgets.Count; i++)
-            {
-                WeakReference<MemoryBudget> reference = _budgets[i];
-                if (reference.TryGetTarget(out MemoryBudget? budget) && !budget.IsDisposed)
-                {
-                    live.Add(budget);
-                    _budgets[kept++] = reference;
-                }
-            }
+            LiveRoots(roots);
+        }
 
-            _budgets.RemoveRange(kept, _budgets.Count - kept);
+        var live = new List<MemoryBudget>();
+        foreach (MemoryBudget root in roots)
+        {
+            root.CollectLiveTree(live); // under its tree's lock, not under this one
         }
 
         return live;
+    }
+
+    /// <summary>Forgets collected and disposed roots, adding the others to <paramref name="into"/>. Caller holds the list's lock.</summary>
+    private void LiveRoots(List<MemoryBudget>? into)
+    {
+        int kept = 0;
+        for (int i = 0; i < _roots.Count; i++)
+        {
+            WeakReference<MemoryBudget> reference = _roots[i];
+            if (reference.TryGetTarget(out MemoryBudget? root) && !root.IsDisposed)
+            {
+                into?.Add(root);
+                _roots[kept++] = reference;
+            }
+        }
+
+        _roots.RemoveRange(kept, _roots.Count - kept);
     }
 
     private IEnumerable<Measurement<long>> ObserveLimit()

@@ -9,6 +9,30 @@ namespace Headroom;
 /// </summary>
 public sealed partial class MemoryBudget
 {
+    /// <summary>Adds this budget and its live descendants to <paramref name="into"/>, for the meter's observable instruments.</summary>
+    internal void CollectLiveTree(List<MemoryBudget> into)
+    {
+        lock (Tree.Sync)
+        {
+            LockOrder.Entered(LockLevel.Tree, Tree.Sync);
+            Collect(this, into);
+        }
+
+        static void Collect(MemoryBudget budget, List<MemoryBudget> into)
+        {
+            if (budget._disposed)
+            {
+                return; // and so are its descendants
+            }
+
+            into.Add(budget);
+            foreach (MemoryBudget child in budget._children)
+            {
+                Collect(child, into);
+            }
+        }
+    }
+
     /// <summary>A charge at this budget was refused after what its <paramref name="mode"/> (the caller's) allows.</summary>
     internal void ObserveRefusal(AllocationMode mode) => Tree.Meter.Refused(this, mode);
 

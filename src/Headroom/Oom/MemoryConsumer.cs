@@ -155,6 +155,7 @@ public sealed class MemoryConsumer : IDisposable
             LockOrder.Entered(LockLevel.Leaf, _reservations);
             _reservations.RemoveAll(r => r.IsDisposed);
             _reservations.Add(reservation);
+            reservation.Owner = this;
         }
     }
 

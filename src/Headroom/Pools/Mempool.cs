@@ -28,7 +28,7 @@ public sealed class Mempool<T> : IDisposable
     private readonly Action<T>? _destroy;
     private readonly Lock _sync = new();
     private readonly Stack<T> _pool = new(); // guarded by _sync
-    private readonly Dictionary<T, bool> _live = new(ReferenceEqualityComparer.Instance); // guarded by _sync: every element this pool made and has not destroyed, true while pooled
+    private readonly HashSet<T> _pooled = new(ReferenceEqualityComparer.Instance); // guarded by _sync: what _pool holds, to refuse a second free
     private readonly LinkedList<TaskCompletionSource<T>> _waiters = new(); // guarded by _sync; oldest first
     private bool _disposed; // guarded by _sync
 
@@ -62,7 +62,7 @@ public sealed class Mempool<T> : IDisposable
             budget.Charge(elementBytes, AllocationMode.NoFail);
             T element = Create();
             _pool.Push(element);
-            _live[element] = true;
+            _pooled.Add(element);
         }
     }
 
@@ -163,16 +163,21 @@ public sealed class Mempool<T> : IDisposable
 
     /// <summary>Returns an element: to the oldest waiter, else to the pool while it is below its minimum, else destroyed and uncharged.</summary>
     /// <param name="element">An element this pool allocated and has not taken back.</param>
-    /// <exception cref="InvalidOperationException">The element was freed already, or another pool (or no pool) made it; nothing changed.</exception>
+    /// <exception cref="InvalidOperationException">The element is in the pool already (freed twice); nothing changed.</exception>
+    /// <remarks>
+    /// Only a second free while the first one's element is pooled can be told (the pool knows what it holds); an
+    /// element freed after it was destroyed, or one another pool made, is taken as this pool's, as
+    /// <c>mempool_free</c> takes it: tracking every element out would cost each allocation a locked set update.
+    /// </remarks>
     public void Free(T element)
     {
         ArgumentNullException.ThrowIfNull(element);
         lock (_sync)
         {
             Debug.Assert(_waiters.Count == 0 || _pool.Count == 0, "nobody waits while the pool has elements");
-            if (!_live.TryGetValue(element, out bool pooled) || pooled)
+            if (_pooled.Contains(element))
             {
-                ThrowNotOut(pooled);
+                ThrowFreedTwice();
             }
 
             while (_waiters.First is { } oldest)
@@ -187,11 +192,9 @@ public sealed class Mempool<T> : IDisposable
             if (!_disposed && _pool.Count < MinElements)
             {
                 _pool.Push(element);
-                _live[element] = true;
+                _pooled.Add(element);
                 return;
             }
-
-            _live.Remove(element);
         }
 
         Destroy(element);
@@ -212,10 +215,7 @@ public sealed class Mempool<T> : IDisposable
             _disposed = true;
             pooled = [.. _pool];
             _pool.Clear();
-            foreach (T element in pooled)
-            {
-                _live.Remove(element);
-            }
+            _pooled.Clear();
 
             waiters = [.. _waiters];
             _waiters.Clear();
@@ -253,7 +253,7 @@ public sealed class Mempool<T> : IDisposable
         {
             if (_pool.TryPop(out element))
             {
-                _live[element] = false;
+                _pooled.Remove(element);
                 return true;
             }
         }
@@ -277,7 +277,7 @@ public sealed class Mempool<T> : IDisposable
             ObjectDisposedException.ThrowIf(_disposed, this);
             if (_pool.TryPop(out element))
             {
-                _live[element] = false;
+                _pooled.Remove(element);
                 return true;
             }
 
@@ -336,37 +336,21 @@ public sealed class Mempool<T> : IDisposable
 #pragma warning restore RS0030
     }
 
-    /// <summary>Makes an element for a charge already granted, and records it as this pool's, out.</summary>
     private T Create()
     {
-        T element;
         try
         {
-            element = _create();
+            return _create();
         }
         catch
         {
             _budget.Uncharge(_elementBytes);
             throw;
         }
-
-        lock (_sync)
-        {
-            if (!_live.TryAdd(element, false))
-            {
-                _budget.Uncharge(_elementBytes);
-                throw new InvalidOperationException(
-                    $"The create function of the mempool of budget '{_budget.Name}' returned an element the pool already holds; each call must make a new {typeof(T).Name}.");
-            }
-        }
-
-        return element;
     }
 
-    private void ThrowNotOut(bool pooled) =>
-        throw new InvalidOperationException(pooled
-            ? $"An element was freed twice to the mempool of budget '{_budget.Name}': it is in the pool already."
-            : $"An element freed to the mempool of budget '{_budget.Name}' was not allocated by this pool (or was destroyed already).");
+    private void ThrowFreedTwice() =>
+        throw new InvalidOperationException($"An element was freed twice to the mempool of budget '{_budget.Name}': it is in the pool already.");
 
     private void Destroy(T element)
     {

@@ -40,6 +40,29 @@ public sealed partial class MemoryBudget
     /// <summary>A consumer was disposed: it no longer counts, stalled or not.</summary>
     internal void ConsumerUnregistered(MemoryConsumer consumer) => CountConsumer(consumer, registered: false);
 
+    /// <summary>A charge of this budget begins a direct-reclaim pass loop: "some" stalls here and at every ancestor until it ends. No lock needed.</summary>
+    internal void DirectReclaimBegins() => CountReclaiming(+1);
+
+    /// <summary><see cref="DirectReclaimBegins"/>, returning true, for the pass loops' "stalled once" flag.</summary>
+    internal bool BeginReclaimStall()
+    {
+        DirectReclaimBegins();
+        return true;
+    }
+
+    /// <summary>The charge's direct reclaim ended (granted, refused, or on to the wait).</summary>
+    internal void DirectReclaimEnds() => CountReclaiming(-1);
+
+    private void CountReclaiming(int delta)
+    {
+        long now = Tree.TimeProvider.GetTimestamp();
+        for (MemoryBudget? level = this; level is not null; level = level.Parent)
+        {
+            Interlocked.Add(ref level.Pressure.ReclaimingCount, delta);
+            level.Pressure.Refresh(now);
+        }
+    }
+
     private static void Count(Waiter waiter, int delta)
     {
         MemoryBudget budget = waiter.Budget;

@@ -10,11 +10,13 @@ namespace Headroom;
 /// <remarks>
 /// <list type="bullet">
 /// <item><b>some</b>: the share of wall time in which at least one charge or reservation of this budget or of a budget
-/// below it was stalled: parked in a wait queue, from the moment it parks until it is granted, cancelled or fails.</item>
+/// below it was stalled: parked in a wait queue, from the moment it parks until it is granted, cancelled or fails, or
+/// running direct reclaim for itself (Linux counts direct reclaim as a memory stall too).</item>
 /// <item><b>full</b>: the share of wall time in which every consumer (<see cref="MemoryConsumer"/>) registered on this
 /// budget or below it had at least one of its charges stalled (attributed through <see cref="MemoryConsumer.Enter"/>),
 /// while some was stalled too: no unit of work made progress. While no consumer is registered there is nobody whose
-/// progress could be measured, and full stays 0.</item>
+/// progress could be measured, and full stays 0. Only parked charges count here: a consumer in direct reclaim is
+/// doing the work that frees memory, and is counted in some alone.</item>
 /// <item>The averages are psi's: every 2 s since the budget was made, the share of that period spent stalled (whole
 /// percent) is folded into averages decayed over 10, 60 and 300 s with the kernel's fixed-point factors, computed
 /// lazily on read. The total (µs) includes a stall in progress.</item>
@@ -73,6 +75,9 @@ public sealed class MemoryPressure
 
     /// <summary>Consumers registered in this subtree with a charge parked now. Written under the tree's lock.</summary>
     internal int StalledConsumerCount;
+
+    /// <summary>Charges of this subtree in direct reclaim now (psi_memstall_enter around direct reclaim). Changed with interlocked adds, without the tree's lock.</summary>
+    internal int ReclaimingCount;
 
     /// <summary>
     /// Reads both shares at one instant, with the kernel's own figures beside them for a budget made by
@@ -140,10 +145,21 @@ public sealed class MemoryPressure
 
         ArgumentNullException.ThrowIfNull(onPressure);
         var trigger = new StallTrigger(kind, threshold.Ticks, window.Ticks, onPressure);
+
+        // The clock is the caller's code: its timer is made outside the lock, and a spare one (a race) disposed after.
+        ITimer? spare = Volatile.Read(ref _poll) is null
+            ? NewPollTimer()
+            : null;
         lock (_sync)
         {
             LockOrder.Entered(LockLevel.Leaf, _sync);
-            _poll ??= Detached.Start(() => _clock.CreateTimer(static state => ((MemoryPressure)state!).Poll(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan));
+            if (_poll is null && spare is not null)
+            {
+                _poll = spare;
+                spare = null;
+            }
+
+            _poll ??= NewPollTimer(); // removed meanwhile
             long now = Now();
             trigger.Reset(now, Totals(now, kind));
             _triggers = [.. _triggers, trigger];
@@ -158,6 +174,7 @@ public sealed class MemoryPressure
             }
         }
 
+        spare?.Dispose();
         return new Registration(this, trigger);
     }
 
@@ -195,11 +212,14 @@ public sealed class MemoryPressure
     /// </summary>
     internal void Refresh(long timestamp)
     {
-        bool some = StalledWaiterCount > 0;
-        bool full = some && ConsumerCount > 0 && StalledConsumerCount >= ConsumerCount;
         lock (_sync)
         {
             LockOrder.Entered(LockLevel.Leaf, _sync);
+
+            // Read under this lock: every change of a count is followed by a refresh, and the refreshes are serialised
+            // here, so the last one sees every change before it, whether it came under the tree's lock or not.
+            bool some = Volatile.Read(ref StalledWaiterCount) > 0 || Volatile.Read(ref ReclaimingCount) > 0;
+            bool full = Volatile.Read(ref StalledWaiterCount) > 0 && ConsumerCount > 0 && StalledConsumerCount >= ConsumerCount;
             long now = Ticks(timestamp);
             bool changed = some != _some.IsStalled || full != _full.IsStalled;
             _some.Set(now, some);
@@ -210,6 +230,10 @@ public sealed class MemoryPressure
             }
         }
     }
+
+    /// <summary>The poll timer, made disarmed and without the caller's execution context.</summary>
+    private ITimer NewPollTimer() =>
+        Detached.Start(() => _clock.CreateTimer(static state => ((MemoryPressure)state!).Poll(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan));
 
     /// <summary>Ticks (100 ns) of the tree's clock since this budget was made.</summary>
     private long Ticks(long timestamp) => (long)((Int128)(timestamp - _origin) * TimeSpan.TicksPerSecond / _clock.TimestampFrequency);

@@ -27,6 +27,9 @@ internal sealed class ReclaimDriver : IReclaimDriver, IDisposable
 
     internal BackgroundReclaim Background => _background;
 
+    /// <summary>The registered shrinkers, for the snapshot.</summary>
+    internal Shrinker[] Registered => Volatile.Read(ref _shrinkers);
+
     /// <summary>Completes once the background worker has ended after <see cref="Dispose"/>.</summary>
     internal Task Stopped => _background.Stopped;
 

@@ -16,6 +16,9 @@ internal sealed class ReclaimerCall
     /// <summary>Gets the registered reclaimer itself, for traces that name it.</summary>
     internal object Target => (object?)_sync ?? _async!;
 
+    /// <summary>The reclaimer's type name, for the snapshot.</summary>
+    internal string Name => Target.GetType().Name;
+
     internal long GetReclaimableBytes() => _sync is { } reclaimer ? reclaimer.GetReclaimableBytes() : _async!.GetReclaimableBytes();
 
     /// <summary>The synchronous reclaimer's call; only when <see cref="IsAsync"/> is false.</summary>

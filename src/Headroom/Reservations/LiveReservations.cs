@@ -77,6 +77,24 @@ internal sealed class LiveReservations
         return sum;
     }
 
+    /// <summary>The live (not disposed) reservations at <paramref name="level"/> or its descendants, for the snapshot; read as <see cref="Within"/> is.</summary>
+    internal List<MemoryReservation> LiveWithin(MemoryBudget level)
+    {
+        var live = new List<MemoryReservation>();
+        foreach (ThreadList list in Volatile.Read(ref _lists))
+        {
+            for (MemoryReservation? r = list.Head; r is not null; r = Volatile.Read(ref r.NextLive))
+            {
+                if (!r.IsDisposed && r.Budget.IsWithin(level))
+                {
+                    live.Add(r);
+                }
+            }
+        }
+
+        return live;
+    }
+
     /// <summary>This thread's list in this tree, started if it has none.</summary>
     private ThreadList Own(Slot slot)
     {

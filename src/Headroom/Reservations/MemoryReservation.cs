@@ -61,6 +61,9 @@ public sealed class MemoryReservation : IDisposable, IAsyncDisposable
     /// </summary>
     internal MemoryReservation? NextLive; // a field, for Volatile.Read by readers on other threads
 
+    /// <summary>The consumer whose flow made it (set when the consumer adopts it), for the snapshot.</summary>
+    internal MemoryConsumer? Owner { get; set; }
+
     /// <summary>Gets the budget the reservation was admitted by (it reserves at every ancestor too).</summary>
     public MemoryBudget Budget { get; }
 

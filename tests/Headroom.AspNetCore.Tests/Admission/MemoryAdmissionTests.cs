@@ -68,7 +68,7 @@ public sealed class MemoryAdmissionTests
     }
 
     [Fact]
-    public async Task A_body_larger_than_the_budget_could_ever_reserve_is_answered_413_at_once()
+    public async Task A_body_larger_than_the_budget_could_ever_reserve_beside_the_transports_is_answered_413_at_once()
     {
         MemoryBudget budget = Budgets.Flat(Capacity);
         await using (UploadServer server = await UploadServer.StartAsync(budget, Connections, releaseAtOnce: true))
@@ -80,6 +80,18 @@ public sealed class MemoryAdmissionTests
             using HttpResponseMessage response = await client.SendAsync(request);
             Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
             Assert.Equal(0, budget.Queue.Count);
+
+            // Within the capacity, but not beside the transports' reservation, which is held while the server runs.
+            long transport = server.Factory.Reservation!.Amount;
+            using var beside = new ByteArrayContent(new byte[Capacity - transport - 2 * UploadServer.Chunk + 1]);
+            using var second = new HttpRequestMessage(HttpMethod.Post, "/upload") { Content = beside };
+            second.Headers.ExpectContinue = true;
+            using HttpResponseMessage refused = await client.SendAsync(second);
+            Assert.Equal(HttpStatusCode.RequestEntityTooLarge, refused.StatusCode);
+
+            using var fits = new ByteArrayContent(new byte[Capacity - transport - 3 * UploadServer.Chunk]); // a chunk of slack for what the transports hold beyond their share
+            using HttpResponseMessage admitted = await client.PostAsync(new Uri("/upload", UriKind.Relative), fits);
+            Assert.Equal(HttpStatusCode.OK, admitted.StatusCode);
         }
 
         Budgets.AssertEmpty(budget);

@@ -249,7 +249,10 @@ public sealed class ReservationConcurrencyTests(ITestOutputHelper output)
             else
             {
                 Specification.Assert(a.IsCanceled, "A neither admitted nor cancelled: {0}.", a.Status);
-                Specification.Assert(budget.Reserved == 1 && budget.Used == 1 && budget.QueueCount() == 0 && bGranted.IsCompletedSuccessfully && c.IsCompletedSuccessfully,
+                // B and C are granted by now (their bytes counted, the queue empty); C's task may complete a step later,
+                // since a NoFail waiter's charge finishes in its own continuation (it may go back to the killer), and
+                // the awaits below catch a waiter that is stranded.
+                Specification.Assert(budget.Reserved == 1 && budget.Used == 1 && budget.QueueCount() == 0 && bGranted.IsCompletedSuccessfully,
                     "After A's cancellation and the release of everything: {0}, {1} queued, B {2}, C {3}.", budget.GetSnapshot(), budget.QueueCount(), bGranted.Status, c.Status);
             }
 

@@ -37,7 +37,7 @@ public sealed class HealthCheckTests
     }
 
     [Fact]
-    public async Task A_parked_NoFail_charge_turns_the_check_unhealthy_once_it_has_waited_its_canary_interval_and_healthy_when_granted()
+    public async Task A_parked_NoFail_charge_turns_the_check_degraded_under_pressure_then_unhealthy_at_its_canary_interval_and_healthy_once_granted_and_decayed()
     {
         var clock = new FakeTimeProvider();
         IHost host = Start(clock);
@@ -54,8 +54,12 @@ public sealed class HealthCheckTests
         TestBudgets.AssertQueued(root, 1);
         Assert.Equal(HealthStatus.Healthy, (await Check(host)).Status); // waiting, not yet stalled: the interval is 10 s
 
-        clock.Advance(TimeSpan.FromSeconds(9));
-        Assert.Equal(HealthStatus.Healthy, (await Check(host)).Status);
+        clock.Advance(TimeSpan.FromSeconds(1));
+        Assert.Equal(HealthStatus.Healthy, (await Check(host)).Status); // stalled 1 s of the last 10: below 10 %
+        clock.Advance(TimeSpan.FromSeconds(8));
+        entry = await Check(host);
+        Assert.Equal(HealthStatus.Degraded, entry.Status); // stalled 9 s: pressure, though no stall is declared yet
+        Assert.Null(root.OldestStall);
         clock.Advance(TimeSpan.FromSeconds(1));
         entry = await Check(host);
         Assert.Equal(HealthStatus.Unhealthy, entry.Status);
@@ -67,8 +71,10 @@ public sealed class HealthCheckTests
         await waiting;
         Assert.Null(root.OldestStall);
         entry = await Check(host);
-        Assert.Equal(HealthStatus.Healthy, entry.Status);
+        Assert.Equal(HealthStatus.Degraded, entry.Status); // granted, but the last 10 s were mostly stalled
         Assert.Equal(100L, entry.Data["used"]);
+        clock.Advance(TimeSpan.FromMinutes(1));
+        Assert.Equal(HealthStatus.Healthy, (await Check(host)).Status); // the average has decayed
         root.Uncharge(100);
 
         await TestHosts.StopAsync(host);
@@ -82,7 +88,7 @@ public sealed class HealthCheckTests
         Dictionary<string, string?> settings = TestHosts.FlatRoot();
         settings["Headroom:Sites:quiet:CanaryInterval"] = "-00:00:00.001"; // Timeout.InfiniteTimeSpan
         settings["Headroom:Sites:urgent:CanaryInterval"] = "00:00:01";
-        IHost host = Start(clock, settings: settings);
+        IHost host = Start(clock, h => h.AddHeadroom(degradedAbove: 100), settings); // the canary's rule alone: pressure never reaches 100 % here
         await host.StartAsync();
         MemoryBudget root = host.Services.GetRequiredService<MemoryBudget>();
         root.Charge(1000, AllocationMode.NoWait);
@@ -166,5 +172,61 @@ public sealed class HealthCheckTests
 
         await TestHosts.StopAsync(host);
         TestBudgets.AssertEmpty(budgets.Root, a, budgets["b"]);
+    }
+
+    [Fact]
+    public async Task Charges_stalled_a_share_of_the_last_10_s_turn_the_check_degraded_and_it_recovers_as_the_average_decays()
+    {
+        var clock = new FakeTimeProvider();
+        Dictionary<string, string?> settings = TestHosts.FlatRoot();
+        settings["Headroom:CanaryInterval"] = "01:00:00"; // no stall is declared here: only the pressure figures move
+        IHost host = Start(clock, h => h.AddHeadroom(degradedAbove: 20), settings);
+        await host.StartAsync();
+        MemoryBudget root = host.Services.GetRequiredService<MemoryBudget>();
+        root.Charge(1000, AllocationMode.NoWait);
+
+        Task waiting = root.ChargeAsync(100, AllocationMode.NoFail).AsTask();
+        clock.Advance(TimeSpan.FromSeconds(2));
+        HealthReportEntry entry = await Check(host);
+        Assert.Equal(HealthStatus.Healthy, entry.Status); // one 2 s period stalled: avg10 is below 20 %
+        double early = (double)entry.Data["pressure_some_avg10"];
+        Assert.InRange(early, 0.01, 19.99);
+
+        for (int i = 0; i < 5; i++)
+        {
+            clock.Advance(TimeSpan.FromSeconds(2));
+        }
+
+        entry = await Check(host);
+        Assert.Equal(HealthStatus.Degraded, entry.Status);
+        Assert.Contains("under memory pressure", entry.Description, StringComparison.Ordinal);
+        Assert.True((double)entry.Data["pressure_some_avg10"] >= 20, $"avg10 {entry.Data["pressure_some_avg10"]}");
+        Assert.Equal(root.Pressure.Some.Avg10, (double)entry.Data["pressure_some_avg10"]);
+
+        root.Uncharge(1000);
+        await waiting;
+        root.Uncharge(100);
+        for (int i = 0; i < 30; i++)
+        {
+            clock.Advance(TimeSpan.FromSeconds(2)); // a minute without stalls: avg10 decays below the threshold
+        }
+
+        entry = await Check(host);
+        Assert.Equal(HealthStatus.Healthy, entry.Status);
+        Assert.True((double)entry.Data["pressure_some_avg10"] < 20);
+
+        await TestHosts.StopAsync(host);
+        TestBudgets.AssertEmpty(root);
+    }
+
+    [Fact]
+    public void A_degraded_threshold_outside_a_percentage_is_refused()
+    {
+        IHealthChecksBuilder checks = new ServiceCollection().AddHealthChecks();
+        foreach (double bad in new[] { 0, -1, 100.5, double.NaN })
+        {
+            var e = Assert.Throws<ArgumentOutOfRangeException>(() => checks.AddHeadroom(degradedAbove: bad));
+            Assert.Equal("degradedAbove", e.ParamName);
+        }
     }
 }

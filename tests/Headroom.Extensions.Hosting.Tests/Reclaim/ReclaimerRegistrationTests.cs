@@ -49,4 +49,81 @@ public sealed class ReclaimerRegistrationTests
         mine.Dispose(); // the test's own: it gives back what it holds (an uncharge stays allowed after the budget's dispose)
         TestBudgets.AssertEmpty(root);
     }
+
+    [Fact]
+    public async Task An_asynchronous_reclaimer_is_registered_as_one()
+    {
+        var mine = new HeldBytesAsync();
+        IHost host = TestHosts.Build(TestHosts.FlatRoot(), configure: b => b.Services.AddSingleton(mine), headroom: h => h.AddAsyncReclaimer<HeldBytesAsync>(Inline));
+        await host.StartAsync();
+        MemoryBudget root = host.Services.GetRequiredService<MemoryBudget>();
+        mine.Hold(root, 1000);
+
+        await root.ChargeAsync(300, AllocationMode.MayFail);
+        Assert.True(mine.Calls > 0);
+        Assert.Equal(300 + mine.GetReclaimableBytes(), root.Used);
+        root.Uncharge(300);
+
+        await TestHosts.StopAsync(host);
+        mine.Release();
+        TestBudgets.AssertEmpty(root);
+    }
+
+    [Fact]
+    public async Task A_host_disposed_synchronously_disposes_the_tree_too()
+    {
+        var ledger = new HeldBytesLedger();
+        IHost host = TestHosts.Build(TestHosts.FlatRoot(), configure: b => b.Services.AddSingleton(ledger), headroom: h => h.AddReclaimer<HeldBytes>(Inline));
+        await host.StartAsync();
+        MemoryBudget root = host.Services.GetRequiredService<MemoryBudget>();
+        Assert.Single(ledger.Made).Hold(root, 200);
+
+        await host.StopAsync();
+        host.Dispose();
+
+        Assert.True(root.IsDisposed);
+        Assert.True(ledger.Made[0].Disposed);
+        TestBudgets.AssertEmpty(root);
+    }
+
+    /// <summary>An asynchronous reclaimer over bytes the test charged on its behalf.</summary>
+    public sealed class HeldBytesAsync : IAsyncMemoryReclaimer
+    {
+        private MemoryBudget? _budget;
+        private long _held;
+
+        public int Calls { get; private set; }
+
+        public void Hold(MemoryBudget budget, long bytes)
+        {
+            budget.Charge(bytes, AllocationMode.NoWait);
+            _budget = budget;
+            _held += bytes;
+        }
+
+        public long GetReclaimableBytes() => Interlocked.Read(ref _held);
+
+        public async ValueTask<long> ReclaimAsync(long target, CancellationToken cancellationToken)
+        {
+            Calls++;
+            await Task.Yield();
+            long freed = Math.Min(target, _held);
+            _held -= freed;
+            if (freed > 0)
+            {
+                _budget!.Uncharge(freed);
+            }
+
+            return freed;
+        }
+
+        public void Release()
+        {
+            if (_held > 0)
+            {
+                _budget!.Uncharge(_held);
+                _held = 0;
+            }
+        }
+    }
 }

@@ -33,6 +33,8 @@ public sealed partial class LayerTests
         ["Diagnostics"] = ["Budgets"],
         // pressure stall information counts the waiters and consumers, and reads the kernel's files for the process budget
         ["Pressure"] = ["Budgets", "Oom", "Cgroups", "Diagnostics"],
+        // the snapshot reads every mechanism's state
+        ["Inspection"] = ["Budgets", "Reservations", "Reclaim", "Oom", "Pressure"],
     };
 
     [Fact]

@@ -288,6 +288,22 @@ public sealed class MeterTests
     }
 
     [Fact]
+    public void Disposed_roots_are_forgotten_even_when_nobody_ever_collects()
+    {
+        using ServiceProvider services = new ServiceCollection().AddMetrics().BuildServiceProvider();
+        IMeterFactory factory = services.GetRequiredService<IMeterFactory>(); // a meter of this test's own: nobody else tracks roots in it
+        Headroom.Diagnostics.BudgetMeter meter = null!;
+        for (int i = 0; i < 1000; i++)
+        {
+            using var root = new MemoryBudget(new MemoryBudgetOptions { Name = Unique("short-lived"), Capacity = 1000, MeterFactory = factory });
+            root.CreateChild("child", 100).Dispose(); // children are found through their root: never tracked
+            meter = root.Tree.Meter;
+        }
+
+        Assert.InRange(meter.TrackedRoots, 1, 128); // amortised: at most twice the live ones, or 64
+    }
+
+    [Fact]
     public void A_factory_that_makes_another_meter_is_refused_up_front_naming_the_setting()
     {
         using var factory = new WrongFactory();

@@ -58,4 +58,25 @@ public sealed class KernelPressureTests : IDisposable
         Assert.Contains("not read: no /proc/pressure/memory", reading.ToString(), StringComparison.Ordinal);
         TestBudgets.AssertEmpty(budget);
     }
+
+    [Fact]
+    public void On_this_machine_the_process_budget_reads_the_real_files_or_says_why_not()
+    {
+        using MemoryBudget budget = MemoryBudget.ForProcess(new ProcessBudgetOptions { HeadroomFraction = 0.5 });
+        PressureReading reading = budget.Pressure.Read();
+        if (File.Exists("/proc/pressure/memory"))
+        {
+            Assert.NotNull(reading.SystemPressure);
+            Assert.Equal("/proc/pressure/memory", reading.SystemPressure.Path);
+            Assert.True(reading.SystemPressure.Some.TotalMicroseconds >= 0);
+        }
+        else
+        {
+            Assert.Null(reading.SystemPressure);
+            Assert.Contains("no /proc/pressure/memory", reading.Unavailable);
+        }
+
+        Assert.True(reading.GroupPressure is not null || reading.Unavailable.Any(u => u.Contains("memory.pressure", StringComparison.Ordinal)));
+        TestBudgets.AssertEmpty(budget);
+    }
 }

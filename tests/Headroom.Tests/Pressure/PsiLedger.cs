@@ -14,6 +14,9 @@ internal sealed class PsiLedger
     /// <summary>Something was stalled from <paramref name="start"/> to <paramref name="end"/> (since the budget was made).</summary>
     public void Stalled(TimeSpan start, TimeSpan end) => _stalls.Add((start.Ticks, end.Ticks));
 
+    /// <summary>Copies the stalls so far into <paramref name="other"/>.</summary>
+    public void CopyTo(PsiLedger other) => other._stalls.AddRange(_stalls);
+
     /// <summary>The share psi reports at <paramref name="now"/>: averages as of the last 2-s boundary, total up to now.</summary>
     public StallShare At(TimeSpan now)
     {

@@ -230,6 +230,63 @@ public sealed class StallAverageTests
     }
 
     [Fact]
+    public void A_charge_in_direct_reclaim_is_stalled_for_some_while_its_passes_run()
+    {
+        using MemoryBudget budget = Create();
+        var slow = new SlowCache(budget, _clock, cached: 50, passTakes: S(0.3));
+        using IDisposable registration = budget.RegisterReclaimer(slow, new ReclaimerOptions { Domain = "cache", Timeout = Timeout.InfiniteTimeSpan });
+        budget.Charge(50, AllocationMode.NoWait);
+
+        AdvanceTo(S(1));
+        budget.Charge(20, AllocationMode.MayFail); // refused at first: one direct pass, 300 ms on the clock, frees 20
+        _elapsed += S(0.3);
+        _some.Stalled(S(1), S(1.3));
+        Assert.Equal(1, slow.Passes);
+
+        AdvanceTo(S(5));
+        Assert.Equal(_some.At(S(5)), budget.Pressure.Some);
+        Assert.Equal(300_000, budget.Pressure.Some.TotalMicroseconds);
+        Assert.Equal(default, budget.Pressure.Full);
+
+        budget.Uncharge(70);
+        budget.Uncharge(slow.Cached);
+        TestBudgets.AssertEmpty(budget);
+    }
+
+    /// <summary>A reclaimer whose every pass takes time on the fake clock and frees what it is asked for.</summary>
+    private sealed class SlowCache : IMemoryReclaimer
+    {
+        private readonly MemoryBudget _budget;
+        private readonly FakeTimeProvider _clock;
+        private readonly TimeSpan _passTakes;
+
+        internal SlowCache(MemoryBudget budget, FakeTimeProvider clock, long cached, TimeSpan passTakes)
+        {
+            _budget = budget;
+            _clock = clock;
+            _passTakes = passTakes;
+            budget.Charge(cached, AllocationMode.NoWait);
+            Cached = cached;
+        }
+
+        internal long Cached { get; private set; }
+
+        internal int Passes { get; private set; }
+
+        public long GetReclaimableBytes() => Cached;
+
+        public ReclaimResult Reclaim(long target, CancellationToken cancellationToken)
+        {
+            Passes++;
+            _clock.Advance(_passTakes);
+            long freed = Math.Min(Math.Max(target, 20), Cached);
+            Cached -= freed;
+            _budget.Uncharge(freed);
+            return new ReclaimResult(freed);
+        }
+    }
+
+    [Fact]
     public void The_reading_of_a_budget_that_is_not_the_process_budget_says_the_kernel_figures_were_not_read()
     {
         using MemoryBudget budget = Create();
