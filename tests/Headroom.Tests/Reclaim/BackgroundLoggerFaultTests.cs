@@ -39,8 +39,13 @@ public sealed class BackgroundLoggerFaultTests
         await Until(() => Volatile.Read(ref calls) >= 1 && !worker.IsRunning && !worker.IsSignalled);
         Assert.True(logger.Calls >= 1);
 
-        _clock.Advance(TimeSpan.FromSeconds(2));
+        // Below the low watermark again while the reclaimer backs off: the worker finds nothing it may call and waits
+        // for its retry. Only then does the clock pass the back-off (the retry and the back-off are on the fake clock,
+        // so a charge after the advance would race the retry's pass and might find the work already done).
         budget.Charge(10, AllocationMode.NoWait);
+        await Until(() => !worker.IsRunning && !worker.IsSignalled);
+        Assert.Equal(1, Volatile.Read(ref calls));
+        _clock.Advance(TimeSpan.FromSeconds(2));
         await Until(() => budget.Free >= budget.HighWatermark && !worker.IsRunning);
         Assert.Equal(budget.HighWatermark, budget.Free);
 
