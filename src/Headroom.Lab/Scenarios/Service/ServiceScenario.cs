@@ -126,7 +126,9 @@ internal sealed class ServiceScenario : IScenario
 
         int exitCode = child.ExitCode;
         long kills = group.OomKills;
-        if (exitCode is not (0 or 137 or -1))
+        // Unmanaged is expected to die under this load, by the kernel's SIGKILL (137) or by the runtime's own abort
+        // on an allocation it cannot make (a code other than 137 ended one CI run): either is its figure, not the lab's error.
+        if (exitCode is not (0 or 137 or -1) && run.Policy != "unmanaged")
         {
             throw new InvalidOperationException($"The service child ({run.Policy}) exited with {exitCode}: {(await stderr.ConfigureAwait(false)).Trim()}");
         }
