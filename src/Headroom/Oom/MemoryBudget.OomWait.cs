@@ -120,9 +120,13 @@ public sealed partial class MemoryBudget
 
             // It left this level's queue: those behind it may fit too, and nobody else may look (the release that made
             // room may have looked before, when this waiter still held them back).
-            if (!Tree.WakeLevel(level))
+            // A head that still does not fit is a new head all the same: reclaim goes on for it, as WakeLevel does
+            // after a grant of its own (Coyote found the waiter behind a granted-in-place one waiting for a reclaim
+            // nobody asked for, where only background reclaim could free its bytes).
+            if (!Tree.WakeLevel(level) && level.Queue.Head is { } head)
             {
-                level.Queue.Head?.Nudge();
+                Tree.WakeBackgroundReclaim(level);
+                head.Nudge();
             }
 
             return true;
