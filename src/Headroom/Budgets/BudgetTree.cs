@@ -111,6 +111,22 @@ internal sealed class BudgetTree
         while (granted);
     }
 
+    /// <summary>
+    /// After a waiter left <paramref name="level"/>'s line other than by a grant of <see cref="WakeLevel"/> (cancelled,
+    /// failed, or granted in its place by the killer): those behind it may fit now; a head that still does not is a new
+    /// head all the same, so background reclaim goes on for it and it goes back to the killer, as after a grant.
+    /// Caller holds <see cref="Sync"/>.
+    /// </summary>
+    internal void AfterLeaving(MemoryBudget level)
+    {
+        LockOrder.Held(Sync);
+        if (!WakeLevel(level) && level.Queue.Head is { } head)
+        {
+            Reclaim.WakeBackground(level);
+            head.Nudge();
+        }
+    }
+
     /// <summary>Grants the waiters queued at one level while they fit. Caller holds <see cref="Sync"/>.</summary>
     internal bool WakeLevel(MemoryBudget level)
     {
@@ -217,7 +233,7 @@ internal sealed class BudgetTree
             level.Queue.Remove(waiter);
             Leave(waiter);
             waiter.Completion.TrySetCanceled(cancellationToken);
-            WakeLevel(level);
+            AfterLeaving(level);
         }
     }
 

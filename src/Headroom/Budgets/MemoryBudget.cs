@@ -232,10 +232,7 @@ public sealed partial class MemoryBudget : IDisposable, IAsyncDisposable
 
             foreach (MemoryBudget level in levels)
             {
-                if (!Tree.WakeLevel(level))
-                {
-                    level.Queue.Head?.Nudge(); // perhaps a new head, which still does not fit
-                }
+                Tree.AfterLeaving(level);
             }
 
             if (Parent is null)

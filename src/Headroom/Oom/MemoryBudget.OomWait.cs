@@ -119,15 +119,9 @@ public sealed partial class MemoryBudget
             }
 
             // It left this level's queue: those behind it may fit too, and nobody else may look (the release that made
-            // room may have looked before, when this waiter still held them back).
-            // A head that still does not fit is a new head all the same: reclaim goes on for it, as WakeLevel does
-            // after a grant of its own (Coyote found the waiter behind a granted-in-place one waiting for a reclaim
-            // nobody asked for, where only background reclaim could free its bytes).
-            if (!Tree.WakeLevel(level) && level.Queue.Head is { } head)
-            {
-                Tree.WakeBackgroundReclaim(level);
-                head.Nudge();
-            }
+            // room may have looked before, when this waiter still held them back). Coyote found the head behind it
+            // waiting for a background reclaim nobody asked for, before AfterLeaving woke one.
+            Tree.AfterLeaving(level);
 
             return true;
         }
