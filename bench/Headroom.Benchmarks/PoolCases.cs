@@ -13,15 +13,11 @@ internal static class PoolCases
 {
     private const long GiB = 1L << 30;
     private const int Segment = 4096;
-    private const string Floor = "reservation floor 256KiB";
     private const string SharedPipe = "pipe over memorypool.shared";
     private const string ObjectPool = "objectpool get+return";
 
     public static IReadOnlyList<QuickCase> All { get; } =
     [
-        // Target: at most 1.35x the floor (what any reservation costs at the least), measured in the same run.
-        new("reserve+dispose 256KiB", 1, Floor, ReserveDispose256KiB, FloorReserveDispose256KiB),
-
         // One op is a 4 KiB write, flush, read and advance; 256 MB is 65,536 of them. Target: throughput ratio >= 0.95,
         // that is, this row's ratio at most 1/0.95 = 1.05.
         new("pipe 4KiB write+read over budget pool", 1, SharedPipe, () => PipeRound(new MemoryBudget(GiB).AsMemoryPool(AllocationMode.NoWait)), () => PipeRound(MemoryPool<byte>.Shared)),
@@ -29,18 +25,6 @@ internal static class PoolCases
         new("mempool alloc+free", 1, ObjectPool, MempoolAllocFree, ObjectPoolGetReturn),
         new("mempool alloc+free", 2, ObjectPool, MempoolAllocFree, ObjectPoolGetReturn),
     ];
-
-    private static RoundBody ReserveDispose256KiB()
-    {
-        var budget = new MemoryBudget(GiB);
-        return n => Loops.TryReserveDispose(budget, PooledPreallocation.TotalBytes, n);
-    }
-
-    private static RoundBody FloorReserveDispose256KiB()
-    {
-        var floor = new ReservationFloor(GiB);
-        return n => Loops.FloorReserveDispose(floor, PooledPreallocation.TotalBytes, n);
-    }
 
     /// <summary>A pipe read on the thread that writes it (inline schedulers): each flush completes at once.</summary>
     private static RoundBody PipeRound(MemoryPool<byte> pool)

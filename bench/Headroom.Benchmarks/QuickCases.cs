@@ -29,6 +29,9 @@ internal static class QuickCases
         // A reference line, not Headroom: what any reservation costs at the least (see ReservationFloor).
         new("reservation floor 256KiB", 1, CheckedCas, FloorReserveDispose256KiB, CasAddSub(QuarterMiB)),
 
+        // Issue 11's target: at most 1.35x the floor, measured in the same run.
+        new("reserve+dispose 256KiB", 1, "reservation floor 256KiB", ReserveDispose256KiB, FloorReserveDispose256KiB),
+
         // Ambient scopes must cost nothing while none is open, also in a process (and in code tiered up) that uses them.
         new("try-charge+uncharge 4KiB, scopes used", 1, CheckedCas, ChargeUnchargeAfterScope4KiB, CasAddSub(FourKiB)),
 
