@@ -113,7 +113,7 @@ public sealed partial class MemoryBudget
         // Used is Committed while no reservation is live here: one read. Otherwise Used is read by walking them.
         if (Volatile.Read(ref _liveReservations) != 0 && ReadUsed(out _) is var used && bytes > used)
         {
-            ThrowUnchargeTooLarge(bytes, used);
+            CheckUnchargeAgainstWalkedUsed(bytes, used);
         }
 
         if (Stocks.Stock.TryUncharge(this, bytes))
@@ -142,6 +142,31 @@ public sealed partial class MemoryBudget
 
         consumer?.Attribute(-bytes);
         Release(Parent, bytes, waiters: Queue.Count != 0, AllocationContext.Current);
+    }
+
+    /// <summary>
+    /// A walked reading of Used refused the uncharge. The walk and Committed are two reads, and a reservation admitted
+    /// (Committed first, then listed) or disposed (unlisted first, then Committed) between them can make one reading
+    /// lower than Used ever was, if only for that instant (Coyote found it refusing a caller's own byte). So it reads
+    /// again, giving the racing admission or disposal time to finish, and refuses only what every reading refuses.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void CheckUnchargeAgainstWalkedUsed(long bytes, long used)
+    {
+        var spin = default(SpinWait);
+        for (int reading = 0; reading < 16; reading++)
+        {
+            spin.SpinOnce(sleep1Threshold: -1);
+            long again = ReadUsed(out _);
+            if (bytes <= again)
+            {
+                return;
+            }
+
+            used = Math.Max(used, again);
+        }
+
+        ThrowUnchargeTooLarge(bytes, used);
     }
 
     /// <summary>Counts a reservation that became live (+1) or was disposed (−1) at this budget and every ancestor.</summary>
