@@ -1,5 +1,6 @@
 using Headroom.Diagnostics;
 using Headroom.Reclaim;
+using System.Diagnostics;
 using System.Runtime.CompilerServices;
 
 namespace Headroom;
@@ -313,7 +314,11 @@ public sealed partial class MemoryBudget
             : ChargeOrdinary(bytes, mode, priority, site, cancellationToken);
 
 #pragma warning disable RS0030 // without awaitReclaim nothing in it yields: the outcome is read from a completed task
-        static ChargeOutcome Decided(ValueTask<ChargeOutcome> decided) => decided.Result;
+        static ChargeOutcome Decided(ValueTask<ChargeOutcome> decided)
+        {
+            Debug.Assert(decided.IsCompleted, "a charge in context without awaitReclaim yielded: reading it would block");
+            return decided.Result;
+        }
 #pragma warning restore RS0030
     }
 
