@@ -177,19 +177,21 @@ internal sealed class AtomicReserveScenario : IScenario
                     return;
                 }
 
-                _previous?.Dispose();
-                _previous = null;
+                // The new buffer is asked for while the previous one is still held: given back first, it would be
+                // parked in this thread's cache and handed straight back, and the charge would never meet the budget.
                 Interlocked.Increment(ref _attempts);
                 if (budget.TryRent(AtomicBuffer, out IMemoryOwner<byte>? buffer, AllocationMode.NoWait, AllocationPriority.High, site: "irq"))
                 {
                     buffer.Memory.Span[0] = 1;
-                    _previous = buffer;
                 }
                 else
                 {
                     Interlocked.Increment(ref _failures);
                     run.Activity("timer", "an interrupt-like charge was refused");
                 }
+
+                _previous?.Dispose();
+                _previous = buffer;
             }
             finally
             {
