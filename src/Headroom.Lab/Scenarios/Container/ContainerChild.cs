@@ -72,6 +72,11 @@ internal sealed class ContainerChild
             _ => throw new ArgumentOutOfRangeException(nameof(_policy), _policy, "Unknown container policy."),
         };
 
+        // A first report before the workers start: its serializer and console are ready (compiled, allocated) before
+        // memory runs short. Made first under load, the report once came after the kernel's kill, and a killed child
+        // had reported no operation at all.
+        Report(done: false, budget, found);
+
         long perWorker = _limit * 3 / 2 / _threads;
         var clock = Stopwatch.StartNew();
         var workers = new Thread[_threads];
