@@ -52,6 +52,10 @@ internal static class PolicyRunner
     /// <summary>How long a cancelled scenario has to end its threads before the runner gives up on it and says so.</summary>
     private static readonly TimeSpan UnwindGrace = TimeSpan.FromSeconds(10);
 
+    /// <summary>How long a run may take before it is cancelled: its duration, and as much again (2 s at least) for starting and ending.</summary>
+    public static TimeSpan Deadline(LabSettings settings) =>
+        settings.Duration + TimeSpan.FromSeconds(Math.Max(2, settings.Duration.TotalSeconds));
+
     public static async Task<RunOutcome> RunAsync(IScenario scenario, string? variant, string policy, LabSettings settings, LiveState? live)
     {
         var run = new PolicyRun(scenario.Name, variant, policy, settings);
@@ -59,7 +63,7 @@ internal static class PolicyRunner
         using var done = new CancellationTokenSource();
         var sampler = new Sampler(run);
         var watchdog = new Watchdog(run, scenario.StallAfter, stop);
-        TimeSpan deadline = settings.Duration + TimeSpan.FromSeconds(Math.Max(2, settings.Duration.TotalSeconds));
+        TimeSpan deadline = Deadline(settings);
         live?.Begin(run);
 
         using var process = Process.GetCurrentProcess();

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using Headroom.Lab.Report;
+using Headroom.Lab.Running;
 using Headroom.Lab.Scenarios.Container;
 
 namespace Headroom.Lab.Scenarios.Service;
@@ -30,6 +31,18 @@ internal sealed class ServiceScenario : IScenario
     private static readonly TimeSpan LongestLoad = TimeSpan.FromSeconds(5);
 
     private static readonly TimeSpan MinimumLoad = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// What the stop leaves of the runner's deadline (on the scenario's clock, which starts a little after the runner's)
+    /// for killing a server that has not stopped, reading the group's figures and removing the group.
+    /// </summary>
+    private static readonly TimeSpan StopMargin = TimeSpan.FromSeconds(2);
+
+    /// <summary>The least time a server is given to stop by itself, however late the load ended.</summary>
+    private static readonly TimeSpan MinimumStop = TimeSpan.FromSeconds(1);
+
+    /// <summary>How often the load's end checks, once it is due, whether every client has had an answer.</summary>
+    private static readonly TimeSpan AnswerPoll = TimeSpan.FromMilliseconds(50);
 
     /// <summary>A client answered 503 waits this long before it tries again (shorter than Retry-After, to keep the pressure on).</summary>
     private static readonly TimeSpan RetryPause = TimeSpan.FromMilliseconds(100);
@@ -92,6 +105,7 @@ internal sealed class ServiceScenario : IScenario
         Process child = group.Start(file, prefix, environment);
         var clock = Stopwatch.StartNew();
         var outcome = new LoadOutcome();
+        bool killedAtStop = false;
         Task<string> stderr = child.StandardError.ReadToEndAsync(cancellationToken);
         try
         {
@@ -101,20 +115,47 @@ internal sealed class ServiceScenario : IScenario
             run.Figure("budgetCapacityBytes", double.Parse(started[3], CultureInfo.InvariantCulture));
             run.Figure("limitFoundBytes", double.Parse(started[5], CultureInfo.InvariantCulture));
             run.Activity("server", $"pid {child.Id} serving at {address}");
+            run.Figure("serverStartSeconds", clock.Elapsed.TotalSeconds);
 
             // The load ends at the run's duration counted from the start, so that the server's start (a second
             // runtime with ASP.NET Core) eats into it rather than past the runner's deadline; but it lasts a second at least.
             TimeSpan end = clock.Elapsed + MinimumLoad > duration ? clock.Elapsed + MinimumLoad : duration;
+
+            // On a loaded machine a fresh server's first answers (its code still being compiled, 24 bodies of 8 MiB
+            // arriving at once) came later than that: one run ended its load 2.4 s after a 2.6 s start with no upload
+            // answered at all, 200 or 503, and proved nothing. So the load goes on past its end until every client has
+            // had an answer, up to half the run's duration more, which the runner's deadline (twice the duration) leaves.
+            TimeSpan latest = end > run.Settings.Duration * 1.5 ? end : run.Settings.Duration * 1.5;
+            TimeSpan loadStarted = clock.Elapsed;
             using var client = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = Clients }) { BaseAddress = address, Timeout = TimeSpan.FromSeconds(20) };
             byte[] body = new byte[UploadBytes];
             new Random(run.Settings.Seed).NextBytes(body);
             using (var load = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
             {
-                load.CancelAfter(end - clock.Elapsed); // uploads still under way then are cut short and counted nowhere
-                await Task.WhenAll(Enumerable.Range(0, Clients).Select(_ => Task.Run(() => ClientAsync(client, body, child, run, outcome, load.Token, cancellationToken), CancellationToken.None))).ConfigureAwait(false);
+                Task clients = Task.WhenAll(Enumerable.Range(0, Clients).Select(_ => Task.Run(() => ClientAsync(client, body, child, run, outcome, load.Token, cancellationToken), CancellationToken.None)));
+                while (!clients.IsCompleted)
+                {
+                    TimeSpan now = clock.Elapsed;
+                    if (cancellationToken.IsCancellationRequested || now >= latest || (now >= end && Volatile.Read(ref outcome.Answered) == Clients))
+                    {
+                        await load.CancelAsync().ConfigureAwait(false); // uploads still under way now are cut short and counted nowhere
+                        break;
+                    }
+
+                    TimeSpan wait = now < end ? end - now : latest - now < AnswerPoll ? latest - now : AnswerPoll;
+                    await Task.WhenAny(clients, Task.Delay(wait, cancellationToken)).ConfigureAwait(false);
+                }
+
+                await clients.ConfigureAwait(false);
             }
 
-            await StopAsync(client, child, cancellationToken).ConfigureAwait(false);
+            run.Figure("loadSeconds", (clock.Elapsed - loadStarted).TotalSeconds);
+            run.Figure("answeredClients", outcome.Answered);
+
+            TimeSpan stopping = clock.Elapsed;
+            killedAtStop = await StopAsync(client, child, run, stopping, PolicyRunner.Deadline(run.Settings) - StopMargin - clock.Elapsed, cancellationToken).ConfigureAwait(false);
+            run.Figure("serverStopSeconds", (clock.Elapsed - stopping).TotalSeconds);
+            run.Figure("killedAtStop", killedAtStop ? 1 : 0);
         }
         finally
         {
@@ -128,7 +169,7 @@ internal sealed class ServiceScenario : IScenario
         long kills = group.OomKills;
         // Unmanaged is expected to die under this load, by the kernel's SIGKILL (137) or by the runtime's own abort
         // on an allocation it cannot make (a code other than 137 ended one CI run): either is its figure, not the lab's error.
-        if (exitCode is not (0 or 137 or -1) && run.Policy != "unmanaged")
+        if (exitCode is not (0 or 137 or -1) && run.Policy != "unmanaged" && !killedAtStop)
         {
             throw new InvalidOperationException($"The service child ({run.Policy}) exited with {exitCode}: {(await stderr.ConfigureAwait(false)).Trim()}");
         }
@@ -140,7 +181,7 @@ internal sealed class ServiceScenario : IScenario
 
         long peak = group.PeakUsageBytes;
         run.ObserveUsed(peak);
-        run.Figure(FigureNames.Survived, exitCode == 0 ? 1 : 0);
+        run.Figure(FigureNames.Survived, exitCode == 0 || killedAtStop ? 1 : 0); // killed by the lab after the load, it lived through the load
         run.Figure("exitCode", exitCode);
         run.Figure("ok", outcome.Ok);
         run.Figure("rejected503", outcome.Rejected);
@@ -169,6 +210,7 @@ internal sealed class ServiceScenario : IScenario
     /// <summary>One client: uploads until <paramref name="load"/> ends or the server is gone; a 503 waits <see cref="RetryPause"/>.</summary>
     private static async Task ClientAsync(HttpClient client, byte[] body, Process child, PolicyRun run, LoadOutcome outcome, CancellationToken load, CancellationToken cancellationToken)
     {
+        bool answered = false;
         while (!load.IsCancellationRequested && !child.HasExited)
         {
             long started = Stopwatch.GetTimestamp();
@@ -181,16 +223,16 @@ internal sealed class ServiceScenario : IScenario
                 if (response.StatusCode == HttpStatusCode.OK)
                 {
                     run.Completed(started);
-                    Interlocked.Increment(ref outcome.Ok);
+                    outcome.Count(ref outcome.Ok, ref answered);
                 }
                 else if (response.StatusCode == HttpStatusCode.ServiceUnavailable && response.Headers.RetryAfter is not null)
                 {
-                    Interlocked.Increment(ref outcome.Rejected);
+                    outcome.Count(ref outcome.Rejected, ref answered);
                     await Task.Delay(RetryPause, load).ConfigureAwait(false);
                 }
                 else
                 {
-                    Interlocked.Increment(ref outcome.Failed); // a 500 (OutOfMemoryException in a handler) or anything else
+                    outcome.Count(ref outcome.Failed, ref answered); // a 500 (OutOfMemoryException in a handler) or anything else
                 }
             }
             catch (OperationCanceledException) when (load.IsCancellationRequested)
@@ -200,36 +242,46 @@ internal sealed class ServiceScenario : IScenario
             }
             catch (Exception e) when (e is HttpRequestException or IOException or TaskCanceledException)
             {
-                Interlocked.Increment(ref outcome.Failed); // the connection was reset, the server died, or the 20 s timeout passed
+                outcome.Count(ref outcome.Failed, ref answered); // the connection was reset, the server died, or the 20 s timeout passed
             }
         }
     }
 
-    /// <summary>Asks a live server to stop and waits for it; one that does not stop in time is killed (exit code -1 then).</summary>
-    private static async Task StopAsync(HttpClient client, Process child, CancellationToken cancellationToken)
+    /// <summary>
+    /// Asks a live server to stop and waits for it at most <paramref name="within"/> (one second at least): a server
+    /// that has not exited by then is killed, so that the run ends before the runner's deadline with its figures (one
+    /// unmanaged server took more than 7 s to stop, the runner cancelled the run, and the test found no figures).
+    /// </summary>
+    /// <returns>Whether the server had to be killed.</returns>
+    private static async Task<bool> StopAsync(HttpClient client, Process child, PolicyRun run, TimeSpan stopping, TimeSpan within, CancellationToken cancellationToken)
     {
+        var clock = Stopwatch.StartNew();
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        stop.CancelAfter(within > MinimumStop ? within : MinimumStop);
         if (!child.HasExited)
         {
             try
             {
-                using HttpResponseMessage stopped = await client.PostAsync(new Uri("/stop", UriKind.Relative), null, cancellationToken).ConfigureAwait(false);
+                using HttpResponseMessage stopped = await client.PostAsync(new Uri("/stop", UriKind.Relative), null, stop.Token).ConfigureAwait(false);
+                run.Figure("stopAnsweredSeconds", clock.Elapsed.TotalSeconds);
             }
             catch (Exception e) when (e is HttpRequestException or IOException or TaskCanceledException && !cancellationToken.IsCancellationRequested)
             {
-                // died meanwhile: its exit code says how
+                // died meanwhile (its exit code says how), or did not answer in time (killed below)
             }
         }
 
-        using var exit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        exit.CancelAfter(TimeSpan.FromSeconds(15));
         try
         {
-            await child.WaitForExitAsync(exit.Token).ConfigureAwait(false);
+            await child.WaitForExitAsync(stop.Token).ConfigureAwait(false);
+            return false;
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
+            run.Activity("server", $"pid {child.Id} did not stop within {clock.Elapsed.TotalSeconds:F1} s of being asked ({stopping.TotalSeconds:F1} s into the run): killed");
             child.Kill(entireProcessTree: true);
             await child.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
+            return true;
         }
     }
 
@@ -239,5 +291,19 @@ internal sealed class ServiceScenario : IScenario
         public long Ok;
         public long Rejected;
         public long Failed;
+
+        /// <summary>Clients that have had at least one answer (of any kind): the load does not end before all have.</summary>
+        public int Answered;
+
+        /// <summary>Counts one answer in <paramref name="tally"/>, and the client in <see cref="Answered"/> at its first.</summary>
+        public void Count(ref long tally, ref bool answered)
+        {
+            Interlocked.Increment(ref tally);
+            if (!answered)
+            {
+                answered = true;
+                Interlocked.Increment(ref Answered);
+            }
+        }
     }
 }
