@@ -182,6 +182,10 @@ public sealed class ParamNameTests
             {
                 c.Async($"{name}(NoFail)", s => call(s.Root, 1, AllocationMode.NoFail, AllocationPriority.Normal), range, "mode", "NoFail");
             }
+            else
+            {
+                c.Async($"{name}(NoFail, never grantable)", s => call(s.Root, 950, AllocationMode.NoFail, AllocationPriority.Normal), range, "size", "950");
+            }
         }
 
         // Reservations' admission.
