@@ -15,16 +15,21 @@ public sealed partial class MemoryBudget
     internal long ReadUsed(out long committed, out long stocked) => ReadUsed(out committed, out stocked, out _);
 
     /// <summary>
-    /// Used (= Committed − Reserved − Stocked), read without a lock; <paramref name="exact"/> says no release overlapped
-    /// the reading (see <see cref="ReleasesInFlight"/> for why the remainders are read before Committed).
+    /// Used (= Committed − Reserved − Stocked), read without a lock; <paramref name="exact"/> says no bracketed release
+    /// overlapped the reading.
     /// </summary>
     /// <remarks>
-    /// While no reservation is live at or below this budget, Reserved is 0 and Committed is one read. Otherwise the
-    /// live reservations are walked. An exact reading is one that Used held at an instant during it, give or take
-    /// admissions, growths and refills in flight, which can only make it high, and stock takes and gives by their
-    /// owners, whose plain writes another thread may see late (by at most what the stocks hold). A reading that a
-    /// release overlapped may be low; after <see cref="ReadingAttempts"/> such readings in a row (a tree busy with
-    /// releases) the last is taken, so that a reader cannot starve. Every reading is clamped into 0 ≤ Used ≤ Committed.
+    /// While no reservation is live and no stock is registered at or below this budget, Used is Committed: one read.
+    /// Otherwise the three are separate reads, and bytes that move between them while it reads can make a reading
+    /// wrong for that instant. The stocks come first, then the reservations, then Committed. In that order every move
+    /// that fills a remainder (an admission, a growth, a refill: Committed first) and every draw or take whose bytes
+    /// then stay in Used or go into a stock can only make the reading high. A release that empties a remainder before
+    /// it lowers Committed (a disposal, a shrink, a stock's drain or unbind) would make it low, so those are bracketed
+    /// (<see cref="ReleasesInFlight"/>) and a reading they overlap is taken again, up to <see cref="ReadingAttempts"/>
+    /// times so that a busy tree cannot starve a reader. What stays unbracketed, because it is the hot path, is a draw
+    /// or a stock's take followed by an uncharge of those bytes inside one reading: that can make a reading low by
+    /// those bytes, which is why an uncharge refuses only what several readings refuse. Every reading is clamped into
+    /// 0 ≤ Used ≤ Committed; at quiescence it is exact.
     /// </remarks>
     internal long ReadUsed(out long committed, out long stocked, out bool exact)
     {
@@ -44,8 +49,8 @@ public sealed partial class MemoryBudget
         for (int attempt = 1; ; attempt++)
         {
             int ended = releases.Ended;
+            stocked = stocks.Any ? stocks.Within(this) : 0; // before the reservations: a draw whose bytes then go into a stock reads high
             reserved = counter.HasLiveReservations ? Tree.Reservations.Within(this) : 0;
-            stocked = stocks.Any ? stocks.Within(this) : 0;
             committed = counter.Committed;
             exact = releases.IsQuiet(ended);
             if (exact || attempt == ReadingAttempts)

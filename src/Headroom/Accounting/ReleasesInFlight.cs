@@ -6,16 +6,14 @@ namespace Headroom.Accounting;
 /// Used can tell whether one overlapped it.
 /// </summary>
 /// <remarks>
-/// Used is read as Committed less Reserved less Stocked, and those are separate reads. A reading takes the remainders
-/// (reservations, stocks) first and Committed last. An admission, a growth or a refill raises Committed before the
-/// remainder, so it can only make the reading high: whatever the walk saw, Committed read after it includes. A release
-/// lowers the remainder first and Committed second, and one that falls between the two reads makes the reading low,
-/// lower than Used ever was (the uncharge check would refuse a caller's own bytes). So releases are bracketed:
-/// <see cref="Begin"/> before the first step, <see cref="End"/> after the second, both full fences. A reader takes
-/// <see cref="Ended"/> before its first read and the count begun after its last; since begun ≥ ended at every
-/// instant, and both only grow, equal values prove that no release was in flight when it started and none began
-/// before it finished (<see cref="IsQuiet"/>). The counts wrap; equality still holds unless 2³² releases begin
-/// within one reading.
+/// Used is read as Committed less Reserved less Stocked, three separate reads: the stocks, the reservations, then
+/// Committed (<c>MemoryBudget.ReadUsed</c> says why that order). A release that lowers a remainder first and Committed
+/// second, falling between the reads, makes the reading low, lower than Used ever was. So those releases are
+/// bracketed: <see cref="Begin"/> before the first step, <see cref="End"/> after the second, both full fences. A
+/// reader takes <see cref="Ended"/> before its first read and the count begun after its last; since begun ≥ ended at
+/// every instant, and both only grow, equal values prove that no release was in flight when it started and none began
+/// before it finished (<see cref="IsQuiet"/>). The counts wrap; equality still holds unless 2³² releases begin within
+/// one reading.
 /// </remarks>
 internal sealed class ReleasesInFlight
 {

@@ -98,7 +98,7 @@ public sealed partial class MemoryBudget
     /// Allowed after <see cref="Dispose"/>, so that holders can unwind. The bytes are credited to the consumer current
     /// on this flow, if any; a charge held as a <see cref="ChargeLease"/> credits the consumer that made it instead.
     /// The check is exact and costs one read while no reservation is live at or below this budget; while one is, Used
-    /// is read by walking them, and only a reading that no reservation's release overlapped refuses. It covers this budget only: uncharging a parent for what a child charged is not caught
+    /// is read by walking them, and it refuses only what several readings in a row refuse. It covers this budget only: uncharging a parent for what a child charged is not caught
     /// (a lease cannot make that mistake). While other threads' stocks hold bytes of this budget (see
     /// <see cref="Stocked"/>), an uncharge above Used by no more than they hold may pass the check; it then shows
     /// when the stocks are drained, logged and repaired as Committed below zero.
@@ -113,11 +113,10 @@ public sealed partial class MemoryBudget
             ThrowNotPositive(bytes);
         }
 
-        // Used is Committed while no reservation is live here: one read. Otherwise Used is read by walking them, and
-        // only a reading that no release overlapped may refuse (one that did can read lower than Used ever was).
-        if (Counter.HasLiveReservations && ReadUsed(out _, out _, out bool exact) is var used && bytes > used && exact)
+        // Used is Committed while no reservation is live here: one read. Otherwise Used is read by walking them.
+        if (Counter.HasLiveReservations && ReadUsed(out _) is var used && bytes > used)
         {
-            ThrowUnchargeTooLarge(bytes, used);
+            CheckUnchargeAgainstReadings(bytes, used);
         }
 
         if (Stocks.Stock.TryUncharge(this, bytes))
@@ -134,6 +133,31 @@ public sealed partial class MemoryBudget
 
         consumer?.Attribute(-bytes);
         AllocationContext.Current?.Reclaiming?.Add(bytes); // inside a reclaimer, what it releases is its progress
+    }
+
+    /// <summary>
+    /// A walked reading of Used refused the uncharge. A reading can be lower than Used ever was when bytes move between
+    /// the remainders and Committed while it reads (see <see cref="ReadUsed(out long, out long, out bool)"/>: a draw then
+    /// an uncharge, a stock's take then an uncharge), if only for that instant. So it reads again, giving the racing
+    /// moves time to finish, and refuses only what every reading refuses.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void CheckUnchargeAgainstReadings(long bytes, long used)
+    {
+        var spin = default(SpinWait);
+        for (int reading = 0; reading < 16; reading++)
+        {
+            spin.SpinOnce(sleep1Threshold: -1);
+            long again = ReadUsed(out _);
+            if (bytes <= again)
+            {
+                return;
+            }
+
+            used = Math.Max(used, again);
+        }
+
+        ThrowUnchargeTooLarge(bytes, used);
     }
 
     /// <summary>
