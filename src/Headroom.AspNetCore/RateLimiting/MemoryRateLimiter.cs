@@ -42,7 +42,11 @@ public sealed class MemoryRateLimiter : RateLimiter
     public MemoryRateLimiter(MemoryBudget budget, MemoryRateLimiterOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(budget);
-        ObjectDisposedException.ThrowIf(budget.IsDisposed, budget);
+        if (budget.IsDisposed)
+        {
+            throw new ObjectDisposedException(budget.Name, $"Budget '{budget.Name}' was disposed; a rate limiter cannot be made over it.");
+        }
+
         options ??= new MemoryRateLimiterOptions();
         options.Validate();
         _budget = budget;
@@ -101,7 +105,7 @@ public sealed class MemoryRateLimiter : RateLimiter
         CheckPermitCount(permitCount);
         lock (_sync)
         {
-            ObjectDisposedException.ThrowIf(_disposed, this);
+            ThrowIfDisposed();
             if (permitCount == 0)
             {
                 return AvailablePermits() > 0 ? Granted(NoBytes) : Refused("No permits are available.");
@@ -125,7 +129,7 @@ public sealed class MemoryRateLimiter : RateLimiter
         bool startServing = false;
         lock (_sync)
         {
-            ObjectDisposedException.ThrowIf(_disposed, this);
+            ThrowIfDisposed();
             if (permitCount == 0 && AvailablePermits() > 0)
             {
                 return new(Granted(NoBytes));
@@ -209,6 +213,15 @@ public sealed class MemoryRateLimiter : RateLimiter
     {
         Dispose(true);
         await base.DisposeAsyncCore().ConfigureAwait(false);
+    }
+
+    /// <summary>A use after dispose names the limiter's budget, not only its type. Called under <c>_sync</c>.</summary>
+    private void ThrowIfDisposed()
+    {
+        if (_disposed)
+        {
+            throw new ObjectDisposedException($"{nameof(MemoryRateLimiter)} on '{_budget.Name}'", $"The memory rate limiter on budget '{_budget.Name}' was disposed.");
+        }
     }
 
     private void CheckPermitCount(int permitCount)

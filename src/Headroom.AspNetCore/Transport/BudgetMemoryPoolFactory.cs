@@ -40,7 +40,11 @@ public sealed class BudgetMemoryPoolFactory : IMemoryPoolFactory<byte>, IDisposa
     internal BudgetMemoryPoolFactory(MemoryBudget budget, Func<long> reservedBytes, AllocationMode overflowMode)
     {
         ArgumentNullException.ThrowIfNull(budget);
-        ObjectDisposedException.ThrowIf(budget.IsDisposed, budget);
+        if (budget.IsDisposed)
+        {
+            throw new ObjectDisposedException(budget.Name, $"Budget '{budget.Name}' was disposed; a transport memory pool factory cannot be made over it.");
+        }
+
         new TransportMemoryOptions { OverflowMode = overflowMode }.Validate();
         _budget = budget;
         _reservedBytes = reservedBytes;
@@ -71,7 +75,11 @@ public sealed class BudgetMemoryPoolFactory : IMemoryPoolFactory<byte>, IDisposa
     {
         lock (_sync)
         {
-            ObjectDisposedException.ThrowIf(_disposed, this);
+            if (_disposed)
+            {
+                throw new ObjectDisposedException($"{nameof(BudgetMemoryPoolFactory)} on '{_budget.Name}'", $"The transport memory pool factory on budget '{_budget.Name}' was disposed.");
+            }
+
             if (!_reserved)
             {
                 _reservation = Reserve();
@@ -96,9 +104,19 @@ public sealed class BudgetMemoryPoolFactory : IMemoryPoolFactory<byte>, IDisposa
         reservation?.Dispose();
     }
 
+    /// <summary>The public constructor's checks, which name its parameters (the options' own checks name their properties).</summary>
     private static Func<long> Checked(long reservedBytes, AllocationMode overflowMode)
     {
-        new TransportMemoryOptions { ReservedBytes = reservedBytes, OverflowMode = overflowMode }.Validate();
+        if (reservedBytes < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(reservedBytes), reservedBytes, $"The transports' reservation must be 0 (no reservation) or positive; it was {reservedBytes}.");
+        }
+
+        if (overflowMode is not (AllocationMode.NoWait or AllocationMode.MayFail))
+        {
+            throw new ArgumentOutOfRangeException(nameof(overflowMode), overflowMode, $"The overflow mode must be {AllocationMode.NoWait} or {AllocationMode.MayFail}: Kestrel rents on its I/O threads, which must never block; it was {overflowMode}.");
+        }
+
         return () => reservedBytes;
     }
 

@@ -73,6 +73,13 @@ public sealed class MemoryCacheReclaimer : IMemoryReclaimer, IDisposable
                 nameof(cache));
         }
 
+        if (size > budget.Capacity)
+        {
+            // Checked here: the charge's own check would name its parameter, "bytes", not this constructor's.
+            throw new ArgumentOutOfRangeException(nameof(cache), size,
+                $"The cache already holds {size} bytes, more than the capacity of budget '{budget.Name}' ({budget.Capacity} bytes); it could never be charged.");
+        }
+
         _cache = cache;
         _budget = budget;
         if (size > 0)

@@ -10,18 +10,21 @@ internal sealed class ConfigurationKeys(string section)
     /// <summary>Gets the section's path; empty for options bound from a configuration's root.</summary>
     internal string Section { get; } = section;
 
-    /// <summary>A key of the root's settings: <c>Headroom:Capacity</c>, <c>Headroom:Oom:KillTimeout</c>.</summary>
+    /// <summary>
+    /// A key of the root's settings: <c>Headroom:Capacity</c>, <c>Headroom:Oom:KillTimeout</c>. The core names a setting
+    /// by its path from the options it was given ("Oom.KillTimeout"; "Budget.Name" inside the process budget's options,
+    /// whose level settings are the root's own keys here).
+    /// </summary>
     internal string Root(string? property) => Join(Section, property switch
     {
         null or "" or "options" => null,
-        nameof(OomOptions.Policy) or nameof(OomOptions.KillTimeout) => $"{nameof(HeadroomOptions.Oom)}:{property}",
-        nameof(ProcessBudgetOptions.Budget) => null,
-        _ => property,
+        _ when property.StartsWith(ProcessBudget, StringComparison.Ordinal) => Key(property[ProcessBudget.Length..]),
+        _ => Key(property),
     });
 
-    /// <summary>A key of one child budget: <c>Headroom:Budgets:tenant:Capacity</c>; a child's "options" is its capacity against its parent's.</summary>
+    /// <summary>A key of one child budget: <c>Headroom:Budgets:tenant:Capacity</c>.</summary>
     internal string Budget(string name, string? property) =>
-        Join(Join(Join(Section, nameof(HeadroomOptions.Budgets)), name), property is "options" ? nameof(HeadroomBudgetOptions.Capacity) : NullIfNoProperty(property));
+        Join(Join(Join(Section, nameof(HeadroomOptions.Budgets)), name), NullIfNoProperty(property));
 
     /// <summary>A key of one site's policy: <c>Headroom:Sites:journal:MaxWait</c>.</summary>
     internal string Site(string site, string? property) =>
@@ -37,6 +40,11 @@ internal sealed class ConfigurationKeys(string section)
         int parameter = message.IndexOf(" (Parameter '", StringComparison.Ordinal);
         return $"{key}: {(parameter < 0 ? message : message[..parameter])}";
     }
+
+    private const string ProcessBudget = nameof(ProcessBudgetOptions.Budget) + ".";
+
+    /// <summary>A property path ("Oom.KillTimeout") as a configuration key ("Oom:KillTimeout").</summary>
+    private static string Key(string path) => path.Replace('.', ':');
 
     private static string? NullIfNoProperty(string? property) => string.IsNullOrEmpty(property) ? null : property;
 

@@ -5,7 +5,7 @@ internal readonly record struct Watermarks(long Min, long Low, long High)
 {
     private const long KiB = 1024;
 
-    internal static Watermarks Derive(string kind, long capacity, long? min, long? low, long? high, int scaleFactor)
+    internal static Watermarks Derive(string kind, string path, long capacity, long? min, long? low, long? high, int scaleFactor)
     {
         long m = min ?? DefaultMin(capacity);
         // Linux: tmp = max(min / 4, managed × scale / 10000); low = min + tmp; high = min + 2 × tmp.
@@ -22,7 +22,7 @@ internal readonly record struct Watermarks(long Min, long Low, long High)
         {
             if (value < lowest || value > highest)
             {
-                throw new ArgumentOutOfRangeException(name, value,
+                throw new ArgumentOutOfRangeException(path + name, value,
                     $"{kind}.{name} must be {rule} ({capacity} bytes); it was {value}.");
             }
         }

@@ -133,7 +133,14 @@ public sealed partial class MemoryBudget
 
         cancellationToken.ThrowIfCancellationRequested();
         MemoryConsumer? consumer = AllocationContext.Current?.Consumer;
-        Charge(footprint, mode, priority, site, cancellationToken); // the charge's own fast path first, in the caller's mode (no extra try to count as a refusal)
+        try
+        {
+            Charge(footprint, mode, priority, site, cancellationToken); // the charge's own fast path first, in the caller's mode (no extra try to count as a refusal)
+        }
+        catch (ArgumentOutOfRangeException e) when (e.ParamName == "bytes")
+        {
+            throw NeverGrantable(size, footprint, e);
+        }
 
         return Issue(arena, cls, footprint, length, consumer);
     }
@@ -187,8 +194,28 @@ public sealed partial class MemoryBudget
 
     private async ValueTask<IMemoryOwner<byte>> RentedAsync(ValueTask charge, NativeArena arena, int cls, long footprint, int length, MemoryConsumer? consumer)
     {
-        await charge.ConfigureAwait(false);
+        try
+        {
+            await charge.ConfigureAwait(false);
+        }
+        catch (ArgumentOutOfRangeException e) when (e.ParamName == "bytes")
+        {
+            throw NeverGrantable(length, footprint, e);
+        }
+
         return Issue(arena, cls, footprint, length, consumer);
+    }
+
+    /// <summary>
+    /// The charge refused its size as one no level could ever grant (a NoFail charge above a ceiling): the rent names
+    /// its own parameter and the size the caller asked for. Caught only on that refusal, so the rent's path costs nothing.
+    /// </summary>
+    private static ArgumentOutOfRangeException NeverGrantable(int size, long footprint, ArgumentOutOfRangeException charge)
+    {
+        string reason = charge.Message;
+        int parameter = reason.IndexOf(" (Parameter '", StringComparison.Ordinal);
+        return new ArgumentOutOfRangeException(nameof(size), size,
+            $"A buffer of {size} bytes (a charge of {footprint}) cannot be rented: {(parameter < 0 ? reason : reason[..parameter])}");
     }
 
     private NativeArena CreateArena()

@@ -53,24 +53,25 @@ public abstract class BudgetLevelOptions
     private protected string Kind => GetType().Name;
 
     /// <summary>Checks the settings every level has and derives the watermarks; throws naming the first that is wrong.</summary>
-    internal Watermarks ValidateLevel()
+    /// <param name="path">What leads to these options from the caller's argument ("Budget." inside <see cref="ProcessBudgetOptions"/>): the parameter name is the property's path.</param>
+    internal Watermarks ValidateLevel(string path = "")
     {
         if (string.IsNullOrWhiteSpace(Name))
         {
-            throw new ArgumentException($"{Kind}.{nameof(Name)} must not be null, empty or white space; it was {(Name is null ? "null" : $"'{Name}'")}.", nameof(Name));
+            throw new ArgumentException($"{Kind}.{nameof(Name)} must not be null, empty or white space; it was {(Name is null ? "null" : $"'{Name}'")}.", path + nameof(Name));
         }
 
         if (Capacity <= 0)
         {
-            throw new ArgumentOutOfRangeException(nameof(Capacity), Capacity, $"{Kind}.{nameof(Capacity)} must be positive; it was {Capacity}.");
+            throw new ArgumentOutOfRangeException(path + nameof(Capacity), Capacity, $"{Kind}.{nameof(Capacity)} must be positive; it was {Capacity}.");
         }
 
         if (WatermarkScaleFactor is < 1 or > MaxWatermarkScaleFactor)
         {
-            throw new ArgumentOutOfRangeException(nameof(WatermarkScaleFactor), WatermarkScaleFactor,
+            throw new ArgumentOutOfRangeException(path + nameof(WatermarkScaleFactor), WatermarkScaleFactor,
                 $"{Kind}.{nameof(WatermarkScaleFactor)} must be between 1 and {MaxWatermarkScaleFactor} (ten-thousandths of the capacity); it was {WatermarkScaleFactor}.");
         }
 
-        return Watermarks.Derive(Kind, Capacity, MinWatermark, LowWatermark, HighWatermark, WatermarkScaleFactor);
+        return Watermarks.Derive(Kind, path, Capacity, MinWatermark, LowWatermark, HighWatermark, WatermarkScaleFactor);
     }
 }

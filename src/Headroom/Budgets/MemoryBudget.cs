@@ -25,7 +25,7 @@ public sealed partial class MemoryBudget : IDisposable, IAsyncDisposable
     /// <param name="capacity">The limit in bytes; must be positive.</param>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="capacity"/> is not positive.</exception>
     public MemoryBudget(long capacity)
-        : this(new MemoryBudgetOptions { Capacity = capacity })
+        : this(new MemoryBudgetOptions { Capacity = PositiveCapacity(capacity) })
     {
     }
 
@@ -45,6 +45,10 @@ public sealed partial class MemoryBudget : IDisposable, IAsyncDisposable
         _poisonFreedBuffers = options.PoisonFreedBuffers;
         Tree.Meter.Track(this);
     }
+
+    /// <summary>Checked before the options are made, so that the exception names this constructor's parameter rather than an options object the caller never saw.</summary>
+    private static long PositiveCapacity(long capacity) => capacity > 0 ? capacity
+        : throw new ArgumentOutOfRangeException(nameof(capacity), capacity, $"A budget's capacity must be positive; it was {capacity}.");
 
     private MemoryBudget(MemoryBudget parent, ChildBudgetOptions options, Watermarks watermarks)
     {
@@ -162,8 +166,10 @@ public sealed partial class MemoryBudget : IDisposable, IAsyncDisposable
         Watermarks watermarks = options.ValidateLevel();
         if (options.Capacity > Counter.Capacity)
         {
-            throw new ArgumentOutOfRangeException(nameof(options), options.Capacity,
+#pragma warning disable CA2208 // an options check names the property's path, as the options' own checks do
+            throw new ArgumentOutOfRangeException(nameof(ChildBudgetOptions.Capacity), options.Capacity,
                 $"{nameof(ChildBudgetOptions)}.{nameof(ChildBudgetOptions.Capacity)} must not exceed the parent's capacity: child '{options.Name}' asked for {options.Capacity} bytes, parent '{Name}' has {Counter.Capacity}.");
+#pragma warning restore CA2208
         }
 
         lock (Tree.Sync)

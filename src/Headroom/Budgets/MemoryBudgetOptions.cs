@@ -65,27 +65,27 @@ public sealed class MemoryBudgetOptions : BudgetLevelOptions
     /// <summary>A shallow copy, for factories that set the capacity without changing the caller's options.</summary>
     internal MemoryBudgetOptions Copy() => (MemoryBudgetOptions)MemberwiseClone();
 
-    /// <summary>Checks every setting and derives the watermarks; throws naming the first setting that is wrong.</summary>
-    internal Watermarks Validate()
+    /// <summary>Checks every setting and derives the watermarks; throws naming the first setting that is wrong, by its path from <paramref name="path"/>.</summary>
+    internal Watermarks Validate(string path = "")
     {
-        Watermarks watermarks = ValidateLevel();
+        Watermarks watermarks = ValidateLevel(path);
         if (CanaryInterval <= TimeSpan.Zero && CanaryInterval != Timeout.InfiniteTimeSpan)
         {
-            throw new ArgumentOutOfRangeException(nameof(CanaryInterval), CanaryInterval,
+            throw new ArgumentOutOfRangeException(path + nameof(CanaryInterval), CanaryInterval,
                 $"{Kind}.{nameof(CanaryInterval)} must be positive, or Timeout.InfiniteTimeSpan to turn the canary off; it was {CanaryInterval}.");
         }
 
         if (TimeProvider is null)
         {
-            throw new ArgumentNullException(nameof(TimeProvider), $"{Kind}.{nameof(TimeProvider)} must not be null.");
+            throw new ArgumentNullException(path + nameof(TimeProvider), $"{Kind}.{nameof(TimeProvider)} must not be null.");
         }
 
         if (Oom is null)
         {
-            throw new ArgumentNullException(nameof(Oom), $"{Kind}.{nameof(Oom)} must not be null.");
+            throw new ArgumentNullException(path + nameof(Oom), $"{Kind}.{nameof(Oom)} must not be null.");
         }
 
-        Oom.Validate();
+        Oom.Validate(path + nameof(Oom) + ".");
         return watermarks;
     }
 }

@@ -47,7 +47,9 @@ public sealed record SitePolicy
 
         if (RetryForever && (MaxRetries is not null || MaxWait is not null))
         {
-            throw new ArgumentException($"A {nameof(SitePolicy)} that retries forever cannot also limit retries or waiting.", nameof(RetryForever));
+            throw new ArgumentException(
+                $"A {nameof(SitePolicy)} that retries forever cannot also limit retries or waiting; it had {nameof(RetryForever)} = true, {nameof(MaxRetries)} = {MaxRetries?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "null"}, {nameof(MaxWait)} = {MaxWait?.ToString() ?? "null"}.",
+                nameof(RetryForever));
         }
     }
 

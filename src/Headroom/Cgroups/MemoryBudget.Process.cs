@@ -27,6 +27,7 @@ public sealed partial class MemoryBudget
         limit ??= ProcessMemoryLimit.Read();
         MemoryBudgetOptions budget = options.Budget.Copy();
         budget.Capacity = options.CapacityUnder(limit);
+        budget.Validate($"{nameof(ProcessBudgetOptions.Budget)}."); // first here, so that a bad setting is named by its path from the caller's options
         return new MemoryBudget(budget) { ProcessLimit = limit };
     }
 }

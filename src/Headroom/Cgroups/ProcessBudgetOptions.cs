@@ -60,7 +60,7 @@ public sealed class ProcessBudgetOptions
 
         if (Budget.Capacity != 0)
         {
-            throw new ArgumentOutOfRangeException(nameof(Budget), Budget.Capacity,
+            throw new ArgumentOutOfRangeException($"{nameof(Budget)}.{nameof(BudgetLevelOptions.Capacity)}", Budget.Capacity,
                 $"{nameof(ProcessBudgetOptions)}.{nameof(Budget)}.{nameof(BudgetLevelOptions.Capacity)} must be left 0: the capacity is the process's limit less the headroom; it was {Budget.Capacity}.");
         }
     }

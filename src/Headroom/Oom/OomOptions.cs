@@ -19,16 +19,17 @@ public sealed class OomOptions
     /// <value>The default value is 3 seconds, as Linux's OOM reaper (2 s delay, then 10 tries 100 ms apart).</value>
     public TimeSpan KillTimeout { get; set; } = TimeSpan.FromSeconds(3);
 
-    internal void Validate()
+    /// <param name="path">What leads to these options from the caller's argument ("Oom." inside <see cref="MemoryBudgetOptions"/>): the parameter name is the property's path.</param>
+    internal void Validate(string path)
     {
         if (!Enum.IsDefined(Policy))
         {
-            throw new ArgumentOutOfRangeException(nameof(Policy), Policy, $"{Policy} is not a defined {nameof(OomPolicy)}.");
+            throw new ArgumentOutOfRangeException(path + nameof(Policy), Policy, $"{Policy} is not a defined {nameof(OomPolicy)}.");
         }
 
         if (KillTimeout <= TimeSpan.Zero)
         {
-            throw new ArgumentOutOfRangeException(nameof(KillTimeout), KillTimeout, $"{nameof(OomOptions)}.{nameof(KillTimeout)} must be positive; it was {KillTimeout}.");
+            throw new ArgumentOutOfRangeException(path + nameof(KillTimeout), KillTimeout, $"{nameof(OomOptions)}.{nameof(KillTimeout)} must be positive; it was {KillTimeout}.");
         }
     }
 }

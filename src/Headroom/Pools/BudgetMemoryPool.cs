@@ -18,18 +18,31 @@ internal sealed class BudgetMemoryPool(MemoryBudget budget, AllocationMode mode)
 
     public override IMemoryOwner<byte> Rent(int minBufferSize = -1)
     {
-        ObjectDisposedException.ThrowIf(_disposed, this);
-        return budget.Rent(PoolSize(minBufferSize), wholeClass: true, mode, AllocationPriority.Normal, site: null, CancellationToken.None);
+        if (_disposed)
+        {
+            ThrowDisposed(budget);
+        }
+
+        return budget.Rent(PoolSize(minBufferSize, budget), wholeClass: true, mode, AllocationPriority.Normal, site: null, CancellationToken.None);
     }
 
-    /// <summary>-1 is the default size, 0 the smallest class; below -1 is bad input, as for the BCL's pool.</summary>
-    internal static int PoolSize(int minBufferSize) => minBufferSize switch
+    /// <summary>
+    /// -1 is the default size, 0 the smallest class; below -1 is bad input, as for the BCL's pool, and so is a size above
+    /// the budget's capacity (checked here, so that the exception names the pool's parameter, not the budget's rent's).
+    /// </summary>
+    internal static int PoolSize(int minBufferSize, MemoryBudget budget) => minBufferSize switch
     {
         -1 => DefaultBufferSize,
         0 => 1,
         < -1 => throw new ArgumentOutOfRangeException(nameof(minBufferSize), minBufferSize, $"The size must be -1 (the default, {DefaultBufferSize} bytes) or not negative; it was {minBufferSize}."),
+        _ when minBufferSize > budget.Capacity => throw new ArgumentOutOfRangeException(nameof(minBufferSize), minBufferSize,
+            $"A buffer of {minBufferSize} bytes cannot be rented from budget '{budget.Name}': the size must be at most the budget's capacity, {budget.Capacity} bytes."),
         _ => minBufferSize,
     };
+
+    /// <summary>A rent after the pool's disposal names the budget, not only the pool's type.</summary>
+    internal static void ThrowDisposed(MemoryBudget budget) =>
+        throw new ObjectDisposedException($"{nameof(MemoryPool<byte>)} of '{budget.Name}'", $"A memory pool of budget '{budget.Name}' was disposed.");
 
     /// <summary>Later rents throw <see cref="ObjectDisposedException"/>; buffers already rented stay valid until disposed.</summary>
     protected override void Dispose(bool disposing) => _disposed = true;

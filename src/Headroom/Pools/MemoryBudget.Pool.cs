@@ -53,7 +53,7 @@ public sealed partial class MemoryBudget
             throw new ArgumentException($"The reservation belongs to budget '{reservation.Budget.Name}', not to '{Name}'; bind a pool to a reservation of its own budget.", nameof(reservation));
         }
 
-        ObjectDisposedException.ThrowIf(reservation.IsDisposed, reservation);
+        reservation.ThrowIfDisposed(); // names the reservation's budget, not only its type
         return new ReservedMemoryPool(reservation, mode);
     }
 }

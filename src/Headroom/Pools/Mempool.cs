@@ -45,8 +45,15 @@ public sealed class Mempool<T> : IDisposable
         ArgumentNullException.ThrowIfNull(budget);
         ArgumentNullException.ThrowIfNull(create);
         ArgumentOutOfRangeException.ThrowIfNegative(minElements);
-        budget.Validate(elementBytes, AllocationMode.NoFail, AllocationPriority.Normal);
-        if (minElements * elementBytes > budget.Capacity)
+        if (elementBytes <= 0 || elementBytes > budget.Capacity)
+        {
+            // Checked here: the budget's own check would name its parameter, "bytes", not this constructor's.
+            throw new ArgumentOutOfRangeException(nameof(elementBytes), elementBytes,
+                $"An element's size must be positive and not above the capacity of budget '{budget.Name}' ({budget.Capacity} bytes); it was {elementBytes}.");
+        }
+
+        budget.Validate(elementBytes, AllocationMode.NoFail, AllocationPriority.Normal); // the budget's disposal
+        if (minElements > budget.Capacity / elementBytes) // minElements × elementBytes > Capacity, without overflowing
         {
             throw new ArgumentOutOfRangeException(nameof(minElements), minElements,
                 $"{minElements} elements of {elementBytes} bytes can never fit budget '{budget.Name}' of {budget.Capacity} bytes.");
@@ -76,6 +83,8 @@ public sealed class Mempool<T> : IDisposable
         {
             lock (_sync)
             {
+                LockOrder.Entered(LockLevel.Leaf, _sync);
+                Debug.Assert(_waiters.Count == 0 || _pool.Count == 0, "nobody waits while the pool has elements");
                 return _pool.Count;
             }
         }
@@ -174,6 +183,7 @@ public sealed class Mempool<T> : IDisposable
         ArgumentNullException.ThrowIfNull(element);
         lock (_sync)
         {
+            LockOrder.Entered(LockLevel.Leaf, _sync);
             Debug.Assert(_waiters.Count == 0 || _pool.Count == 0, "nobody waits while the pool has elements");
             if (_pooled.Contains(element))
             {
@@ -207,6 +217,8 @@ public sealed class Mempool<T> : IDisposable
         TaskCompletionSource<T>[] waiters;
         lock (_sync)
         {
+            LockOrder.Entered(LockLevel.Leaf, _sync);
+            Debug.Assert(_waiters.Count == 0 || _pool.Count == 0, "nobody waits while the pool has elements");
             if (_disposed)
             {
                 return;
@@ -239,7 +251,16 @@ public sealed class Mempool<T> : IDisposable
     private bool TryAllocCore(AllocationMode mode, AllocationPriority priority, string? site, [NotNullWhen(true)] out T? element, out TaskCompletionSource<T>? waiter, bool enqueue = true)
     {
         waiter = null;
-        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed), this);
+        if ((uint)mode > (uint)AllocationMode.NoFail)
+        {
+            // Checked first: step 1 charges without the caller's mode, so an undefined one would otherwise pass unseen.
+            throw new ArgumentOutOfRangeException(nameof(mode), mode, $"{mode} is not a defined {nameof(AllocationMode)}.");
+        }
+
+        if (Volatile.Read(ref _disposed))
+        {
+            ThrowDisposed();
+        }
 
         // 1. Without reclaim: a fresh element keeps the pool's reserve for when memory is short.
         if (_budget.TryCharge(_elementBytes, AllocationMode.NoWait, priority))
@@ -251,6 +272,8 @@ public sealed class Mempool<T> : IDisposable
         // 2. The pool.
         lock (_sync)
         {
+            LockOrder.Entered(LockLevel.Leaf, _sync);
+            Debug.Assert(_waiters.Count == 0 || _pool.Count == 0, "nobody waits while the pool has elements");
             if (_pool.TryPop(out element))
             {
                 _pooled.Remove(element);
@@ -274,7 +297,13 @@ public sealed class Mempool<T> : IDisposable
         // 4. Wait for an element to come back.
         lock (_sync)
         {
-            ObjectDisposedException.ThrowIf(_disposed, this);
+            LockOrder.Entered(LockLevel.Leaf, _sync);
+            Debug.Assert(_waiters.Count == 0 || _pool.Count == 0, "nobody waits while the pool has elements");
+            if (_disposed)
+            {
+                ThrowDisposed();
+            }
+
             if (_pool.TryPop(out element))
             {
                 _pooled.Remove(element);
@@ -328,6 +357,8 @@ public sealed class Mempool<T> : IDisposable
     {
         lock (_sync)
         {
+            LockOrder.Entered(LockLevel.Leaf, _sync);
+            Debug.Assert(_waiters.Count == 0 || _pool.Count == 0, "nobody waits while the pool has elements");
             _waiters.Remove(waiter);
         }
 
@@ -348,6 +379,9 @@ public sealed class Mempool<T> : IDisposable
             throw;
         }
     }
+
+    private void ThrowDisposed() =>
+        throw new ObjectDisposedException($"{nameof(Mempool<T>)} on '{_budget.Name}'", $"The mempool of budget '{_budget.Name}' was disposed.");
 
     private void ThrowFreedTwice() =>
         throw new InvalidOperationException($"An element was freed twice to the mempool of budget '{_budget.Name}': it is in the pool already.");

@@ -34,12 +34,16 @@ internal sealed class ReservedMemoryPool : MemoryPool<byte>, IBufferHome
 
     public override IMemoryOwner<byte> Rent(int minBufferSize = -1)
     {
-        int size = BudgetMemoryPool.PoolSize(minBufferSize);
+        int size = BudgetMemoryPool.PoolSize(minBufferSize, Budget);
         (int cls, long footprint) = Budget.Fit(size);
         int length = cls == SizeClasses.Direct ? size : (int)footprint;
         lock (_sync)
         {
-            ObjectDisposedException.ThrowIf(_disposed, this);
+            if (_disposed)
+            {
+                BudgetMemoryPool.ThrowDisposed(Budget);
+            }
+
             if (cls != SizeClasses.Direct && _kept[cls].TryPop(out nint kept))
             {
                 return new ArenaBuffer(this, Budget, kept, cls, footprint, length, consumer: null); // charged already

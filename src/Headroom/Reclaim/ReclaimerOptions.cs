@@ -31,7 +31,7 @@ public sealed class ReclaimerOptions
     {
         if (string.IsNullOrWhiteSpace(Domain))
         {
-            throw new ArgumentException($"{nameof(ReclaimerOptions)}.{nameof(Domain)} must name the reclaim domain; it was empty.", nameof(Domain));
+            throw new ArgumentException($"{nameof(ReclaimerOptions)}.{nameof(Domain)} must name the reclaim domain; it was {(Domain is null ? "null" : $"'{Domain}'")}.", nameof(Domain));
         }
 
         if (Cost is < 1 or > 1000)

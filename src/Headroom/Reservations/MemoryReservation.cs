@@ -287,7 +287,7 @@ public sealed partial class MemoryReservation : IDisposable, IAsyncDisposable
 
     /// <summary>A growth admitted after the reservation was disposed: the bytes went back, and the caller learns why.</summary>
     internal ObjectDisposedException DisposedDuringGrowth(long bytes) =>
-        new(nameof(MemoryReservation), $"The reservation on budget '{Budget.Name}' was disposed while it grew by {bytes} bytes; the growth was given back.");
+        new(ObjectName, $"The reservation on budget '{Budget.Name}' was disposed while it grew by {bytes} bytes; the growth was given back.");
 
     /// <summary>Adopts the reservation into the flow's consumer, if any: reapable by the OOM killer if that consumer is chosen.</summary>
     internal MemoryReservation Adopted()
@@ -304,13 +304,17 @@ public sealed partial class MemoryReservation : IDisposable, IAsyncDisposable
         }
     }
 
-    private void ThrowIfDisposed() => ThrowIfDisposed(_balance.RawRemaining);
+    /// <summary>What a use after dispose names: the reservation by its budget (semantics §10).</summary>
+    private string ObjectName => $"{nameof(MemoryReservation)} on '{Budget.Name}'";
+
+    /// <summary>Throws when the reservation was disposed; pools bound to it refuse through this too, naming it the same way.</summary>
+    internal void ThrowIfDisposed() => ThrowIfDisposed(_balance.RawRemaining);
 
     private void ThrowIfDisposed(long remaining)
     {
         if (remaining < 0)
         {
-            throw new ObjectDisposedException($"{nameof(MemoryReservation)} on '{Budget.Name}'", $"The reservation on budget '{Budget.Name}' was disposed.");
+            throw new ObjectDisposedException(ObjectName, $"The reservation on budget '{Budget.Name}' was disposed.");
         }
     }
 }

@@ -100,15 +100,16 @@ public sealed class BudgetMemoryPoolFactoryTests
     }
 
     [Theory]
-    [InlineData(-1, AllocationMode.NoWait, "ReservedBytes")]
-    [InlineData(0, AllocationMode.NoFail, "OverflowMode")]
-    [InlineData(0, AllocationMode.RetryMayFail, "OverflowMode")]
-    public void Bad_settings_are_refused_naming_the_setting(long reserved, AllocationMode mode, string setting)
+    [InlineData(-1, AllocationMode.NoWait, "reservedBytes", "-1")]
+    [InlineData(0, AllocationMode.NoFail, "overflowMode", "NoFail")]
+    [InlineData(0, AllocationMode.RetryMayFail, "overflowMode", "RetryMayFail")]
+    public void Bad_arguments_are_refused_naming_the_parameter_and_the_value(long reserved, AllocationMode mode, string parameter, string value)
     {
         using MemoryBudget budget = Budgets.Flat(1 << 20);
         ArgumentOutOfRangeException e = Assert.Throws<ArgumentOutOfRangeException>(() => new BudgetMemoryPoolFactory(budget, reserved, mode));
-        Assert.Equal(setting, e.ParamName);
-        Assert.Contains($"TransportMemoryOptions.{setting}", e.Message, StringComparison.Ordinal);
+        Assert.Equal(parameter, e.ParamName); // the constructor's parameter: the caller never saw a TransportMemoryOptions
+        Assert.Contains($"it was {value}", e.Message, StringComparison.Ordinal);
+        Budgets.AssertEmpty(budget);
     }
 
     [Fact]

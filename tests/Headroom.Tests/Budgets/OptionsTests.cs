@@ -41,8 +41,8 @@ public sealed class OptionsTests
     public void A_capacity_that_is_not_positive_is_refused_by_name(long capacity)
     {
         var e = Assert.Throws<ArgumentOutOfRangeException>(() => new MemoryBudget(capacity));
-        Assert.Equal("Capacity", e.ParamName);
-        Assert.Contains("Capacity must be positive", e.Message, StringComparison.Ordinal);
+        Assert.Equal("capacity", e.ParamName); // the constructor's parameter: the caller never saw an options object
+        Assert.Contains("capacity must be positive", e.Message, StringComparison.Ordinal);
         Assert.Contains(capacity.ToString(System.Globalization.CultureInfo.InvariantCulture), e.Message, StringComparison.Ordinal);
     }
 

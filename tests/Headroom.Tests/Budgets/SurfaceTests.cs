@@ -56,7 +56,7 @@ public sealed class SurfaceTests
         Assert.Contains("ChildBudgetOptions.MinWatermark", watermark.Message, StringComparison.Ordinal);
 
         var above = Assert.Throws<ArgumentOutOfRangeException>(() => root.CreateChild(new ChildBudgetOptions { Name = "c", Capacity = 1001 }));
-        Assert.Equal("options", above.ParamName);
+        Assert.Equal("Capacity", above.ParamName); // the property's path in the options, as for the options' own checks
         Assert.Contains("1001", above.Message, StringComparison.Ordinal);
         Assert.Contains("'root' has 1000", above.Message, StringComparison.Ordinal);
 

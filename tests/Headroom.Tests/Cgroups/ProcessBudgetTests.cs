@@ -83,7 +83,7 @@ public sealed class ProcessBudgetTests : IDisposable
     {
         var e = Assert.Throws<ArgumentOutOfRangeException>(() => MemoryBudget.ForProcess(new ProcessBudgetOptions { Budget = new MemoryBudgetOptions { Capacity = MiB } }));
 
-        Assert.Equal(nameof(ProcessBudgetOptions.Budget), e.ParamName);
+        Assert.Equal("Budget.Capacity", e.ParamName);
         Assert.Contains("must be left 0", e.Message, StringComparison.Ordinal);
     }
 

@@ -200,8 +200,8 @@ public sealed class OomKillerTests
         using var cts = new CancellationTokenSource();
         Assert.Equal("oomScoreAdj", Assert.Throws<ArgumentOutOfRangeException>(() => budget.RegisterConsumer("x", cts, 1001)).ParamName);
         Assert.Throws<ArgumentException>(() => budget.RegisterConsumer(" ", cts));
-        Assert.Equal("KillTimeout", Assert.Throws<ArgumentOutOfRangeException>(() => Create(new OomOptions { KillTimeout = TimeSpan.Zero })).ParamName);
-        Assert.Equal("Policy", Assert.Throws<ArgumentOutOfRangeException>(() => Create(new OomOptions { Policy = (OomPolicy)9 })).ParamName);
+        Assert.Equal("Oom.KillTimeout", Assert.Throws<ArgumentOutOfRangeException>(() => Create(new OomOptions { KillTimeout = TimeSpan.Zero })).ParamName);
+        Assert.Equal("Oom.Policy", Assert.Throws<ArgumentOutOfRangeException>(() => Create(new OomOptions { Policy = (OomPolicy)9 })).ParamName);
         MemoryConsumer gone = budget.RegisterConsumer("gone", cts);
         gone.Dispose();
         Assert.Throws<ObjectDisposedException>(() => gone.Enter());
