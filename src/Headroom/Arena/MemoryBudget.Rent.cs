@@ -145,18 +145,18 @@ public sealed partial class MemoryBudget
     /// <summary>The size class of a buffer of <paramref name="size"/> bytes and what it charges; throws naming the size and the limit.</summary>
     internal (int Class, long Footprint) Fit(int size)
     {
-        if (size <= 0 || size > _capacity)
+        if (size <= 0 || size > Capacity)
         {
             ThrowBadRentSize(size);
         }
 
         int cls = SizeClasses.Of(size);
-        if (cls != SizeClasses.Direct && SizeClasses.Footprint(cls) <= _capacity)
+        if (cls != SizeClasses.Direct && SizeClasses.Footprint(cls) <= Capacity)
         {
             return (cls, SizeClasses.Footprint(cls));
         }
 
-        return (SizeClasses.Direct, SizeClasses.DirectFootprint(size, _capacity)); // larger than every class, or its class would not fit
+        return (SizeClasses.Direct, SizeClasses.DirectFootprint(size, Capacity)); // larger than every class, or its class would not fit
     }
 
     /// <summary>
@@ -231,5 +231,5 @@ public sealed partial class MemoryBudget
 
     private void ThrowBadRentSize(int size) =>
         throw new ArgumentOutOfRangeException(nameof(size), size,
-            $"A buffer of {size} bytes cannot be rented from budget '{Name}': the size must be positive and at most the budget's capacity, {_capacity} bytes.");
+            $"A buffer of {size} bytes cannot be rented from budget '{Name}': the size must be positive and at most the budget's capacity, {Capacity} bytes.");
 }

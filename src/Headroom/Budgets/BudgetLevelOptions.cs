@@ -1,3 +1,4 @@
+using Headroom.Accounting;
 namespace Headroom;
 
 /// <summary>

@@ -1,3 +1,5 @@
+using Headroom.Accounting;
+using Headroom.Waiting;
 using Headroom.Diagnostics;
 using Headroom.Reclaim;
 using Microsoft.Extensions.Logging;
@@ -45,6 +47,9 @@ internal sealed class BudgetTree
 
     /// <summary>The tree's live reservations: what Reserved is read from.</summary>
     internal LiveReservations Reservations { get; } = new();
+
+    /// <summary>The two-step releases in flight, which readings of Used check for (see <see cref="ReleasesInFlight"/>).</summary>
+    internal ReleasesInFlight Releases { get; } = new();
 
     /// <summary>The tree's per-thread stocks and their drain (semantics §1).</summary>
     internal Stocks.StockDrain Stocks { get; } = new();

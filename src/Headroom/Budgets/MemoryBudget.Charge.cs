@@ -1,3 +1,5 @@
+using Headroom.Accounting;
+using Headroom.Waiting;
 using Headroom.Diagnostics;
 using Headroom.Reclaim;
 using System.Diagnostics;
@@ -96,7 +98,7 @@ public sealed partial class MemoryBudget
     /// Allowed after <see cref="Dispose"/>, so that holders can unwind. The bytes are credited to the consumer current
     /// on this flow, if any; a charge held as a <see cref="ChargeLease"/> credits the consumer that made it instead.
     /// The check is exact and costs one read while no reservation is live at or below this budget; while one is, Used
-    /// is read by walking them. It covers this budget only: uncharging a parent for what a child charged is not caught
+    /// is read by walking them, and only a reading that no reservation's release overlapped refuses. It covers this budget only: uncharging a parent for what a child charged is not caught
     /// (a lease cannot make that mistake). While other threads' stocks hold bytes of this budget (see
     /// <see cref="Stocked"/>), an uncharge above Used by no more than they hold may pass the check; it then shows
     /// when the stocks are drained, logged and repaired as Committed below zero.
@@ -111,10 +113,11 @@ public sealed partial class MemoryBudget
             ThrowNotPositive(bytes);
         }
 
-        // Used is Committed while no reservation is live here: one read. Otherwise Used is read by walking them.
-        if (Volatile.Read(ref _liveReservations) != 0 && ReadUsed(out _) is var used && bytes > used)
+        // Used is Committed while no reservation is live here: one read. Otherwise Used is read by walking them, and
+        // only a reading that no release overlapped may refuse (one that did can read lower than Used ever was).
+        if (Counter.HasLiveReservations && ReadUsed(out _, out _, out bool exact) is var used && bytes > used && exact)
         {
-            CheckUnchargeAgainstWalkedUsed(bytes, used);
+            ThrowUnchargeTooLarge(bytes, used);
         }
 
         if (Stocks.Stock.TryUncharge(this, bytes))
@@ -124,182 +127,13 @@ public sealed partial class MemoryBudget
         }
 
         DrainIfUnchargeExceedsUsed(bytes);
-        long committed = Volatile.Read(ref _committed);
-        while (true)
+        if (!Counter.TryUncharge(bytes, out long committed))
         {
-            if (bytes > committed)
-            {
-                ThrowUnchargeTooLarge(bytes, committed);
-            }
-
-            long seen = Interlocked.CompareExchange(ref _committed, committed - bytes, committed);
-            if (seen == committed)
-            {
-                break;
-            }
-
-            committed = seen;
+            ThrowUnchargeTooLarge(bytes, committed);
         }
 
         consumer?.Attribute(-bytes);
-        Release(Parent, bytes, waiters: Queue.Count != 0, AllocationContext.Current);
-    }
-
-    /// <summary>
-    /// A walked reading of Used refused the uncharge. The walk and Committed are two reads, and a reservation admitted
-    /// (Committed first, then listed) or disposed (unlisted first, then Committed) between them can make one reading
-    /// lower than Used ever was, if only for that instant (Coyote found it refusing a caller's own byte). So it reads
-    /// again, giving the racing admission or disposal time to finish, and refuses only what every reading refuses.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private void CheckUnchargeAgainstWalkedUsed(long bytes, long used)
-    {
-        var spin = default(SpinWait);
-        for (int reading = 0; reading < 16; reading++)
-        {
-            spin.SpinOnce(sleep1Threshold: -1);
-            long again = ReadUsed(out _);
-            if (bytes <= again)
-            {
-                return;
-            }
-
-            used = Math.Max(used, again);
-        }
-
-        ThrowUnchargeTooLarge(bytes, used);
-    }
-
-    /// <summary>Counts a reservation that became live (+1) or was disposed (−1) at this budget and every ancestor.</summary>
-    internal void CountLiveReservation(int delta)
-    {
-        for (MemoryBudget? level = this; level is not null; level = level.Parent)
-        {
-            Interlocked.Add(ref level._liveReservations, delta);
-        }
-    }
-
-    /// <summary>
-    /// Lowers Committed at every level from <paramref name="start"/> to the root, then wakes the waiters that now fit.
-    /// <paramref name="context"/> is the flow's: inside a reclaimer, what it releases is its progress.
-    /// </summary>
-    private void Release(MemoryBudget? start, long bytes, bool waiters, AllocationContext? context)
-    {
-        context?.Reclaiming?.Add(bytes);
-
-        for (MemoryBudget? level = start; level is not null; level = level.Parent)
-        {
-            if (Interlocked.Add(ref level._committed, -bytes) is < 0 and long left)
-            {
-                level.ForgetUnderflow(Math.Min(-left, bytes));
-            }
-
-            waiters |= level.Queue.Count != 0;
-        }
-
-        if (waiters)
-        {
-            WakeWaiters();
-        }
-    }
-
-    /// <summary>
-    /// Committed below zero is proof of an earlier uncharge that took bytes live reservations held (Uncharge checks
-    /// only against Committed). Left as it is, every later charge could go past capacity by that much; so the part of
-    /// this release that went below zero is added back, where it shows, and reported.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private void ForgetUnderflow(long deficit)
-    {
-        Interlocked.Add(ref _committed, deficit);
-        Log.CommittedBelowZero(Tree.Logger, Name, deficit);
-    }
-
-    /// <summary>
-    /// Charges every level from this budget up to <paramref name="stopAt"/> (exclusive; null: the root included), leaving
-    /// <paramref name="floor"/> free at each and overtaking no waiter older than <paramref name="ticket"/>. Returns null
-    /// when granted, else the level that refused, with every level as it was. Lock-free; <paramref name="locked"/> says
-    /// the caller holds the tree's lock (and will wake waiters itself).
-    /// </summary>
-    private MemoryBudget? TryChargePath(long bytes, Floor floor, long ticket, bool locked, MemoryBudget? stopAt = null)
-    {
-        for (MemoryBudget? level = this; level != stopAt; level = level.Parent)
-        {
-            if (!level!.TryChargeLevel(bytes, floor, ticket))
-            {
-                if (level != this)
-                {
-                    Undo(bytes, level, locked);
-                }
-
-                return level;
-            }
-        }
-
-        return null;
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private bool TryChargeLevel(long bytes, Floor floor, long ticket)
-    {
-        // Nobody overtakes a waiter of its class (or a deeper one) queued at this level: arrivals read the queue's
-        // counts without the lock, a waker holding the lock compares with the head, and reclaim context jumps the line.
-        if (ticket != Ticket.Jump && Queue.HoldsBack(floor, ticket))
-        {
-            return false;
-        }
-
-        long limit = _capacity - FloorBytes(floor);
-        long committed = Volatile.Read(ref _committed);
-        while (true)
-        {
-            long next = committed + bytes;
-            if (next > limit)
-            {
-                return false;
-            }
-
-            long seen = Interlocked.CompareExchange(ref _committed, next, committed);
-            if (seen == committed)
-            {
-                if (_capacity - next < _watermarks.Low)
-                {
-                    Tree.WakeBackgroundReclaim(this);
-                }
-
-                return true;
-            }
-
-            committed = seen;
-        }
-    }
-
-    /// <summary>
-    /// Takes a partial charge back from the levels below <paramref name="refusedBy"/>. For an instant those levels
-    /// looked fuller than they were; a waiter that was refused meanwhile is woken here, so no wake-up is lost.
-    /// </summary>
-    internal void Undo(long bytes, MemoryBudget? refusedBy, bool locked)
-    {
-        bool waiters = false;
-        for (MemoryBudget? level = this; level is not null && level != refusedBy; level = level.Parent)
-        {
-            Interlocked.Add(ref level._committed, -bytes);
-            waiters |= level.Queue.Count != 0;
-        }
-
-        if (waiters && !locked)
-        {
-            WakeWaiters();
-        }
-    }
-
-    private void WakeWaiters()
-    {
-        lock (Tree.Sync)
-        {
-            LockOrder.Entered(LockLevel.Tree, Tree.Sync);
-            Tree.WakePath(this);
-        }
+        AllocationContext.Current?.Reclaiming?.Add(bytes); // inside a reclaimer, what it releases is its progress
     }
 
     /// <summary>
@@ -334,7 +168,7 @@ public sealed partial class MemoryBudget
             return ChargeInScopes(context, bytes, mode, priority, site, awaitReclaim, cancellationToken);
         }
 
-        if (consumer.IsKilled && TryChargePath(bytes, Floor.HalfMin, Ticket.Jump, locked: false) is null)
+        if (consumer.IsKilled && Counter.TryCharge(bytes, Floor.HalfMin, Ticket.Jump, locked: false) is null)
         {
             consumer.Attribute(bytes); // an OOM victim unwinding may use half the min reserve (ALLOC_OOM)
             return default;
@@ -353,7 +187,7 @@ public sealed partial class MemoryBudget
     {
         if (context.Reclaiming is { IsOpen: true } progress)
         {
-            MemoryBudget? refusedBy = TryChargePath(bytes, Floor.None, Ticket.Jump, locked: false);
+            MemoryBudget? refusedBy = Counter.TryCharge(bytes, Floor.None, Ticket.Jump, locked: false);
             using Stocks.StockSuspension stocks = refusedBy is null ? default : SuspendStocks(bytes, Floor.None, Ticket.Jump, ref refusedBy);
             if (refusedBy is null)
             {
@@ -388,7 +222,7 @@ public sealed partial class MemoryBudget
             return default; // from this thread's stock (semantics §1)
         }
 
-        MemoryBudget? refusedBy = TryChargePath(bytes, Floor.Low, Ticket.Arrival, locked: false);
+        MemoryBudget? refusedBy = Counter.TryCharge(bytes, Floor.Low, Ticket.Arrival, locked: false);
         return refusedBy is null ? default : ChargeSlow(bytes, mode, priority, site, refusedBy, cancellationToken);
     }
 
@@ -482,9 +316,6 @@ public sealed partial class MemoryBudget
 
         return passes.Refused;
     }
-
-    /// <summary>True when this level has room for <paramref name="bytes"/> above <paramref name="floor"/>: it refused only because an older waiter queues here.</summary>
-    private bool RefusesOnlyForOrder(long bytes, Floor floor) => Committed + bytes <= _capacity - FloorBytes(floor);
 
     internal static Floor SlowFloor(AllocationMode mode, AllocationPriority priority) => priority == AllocationPriority.Normal
         ? Floor.Min

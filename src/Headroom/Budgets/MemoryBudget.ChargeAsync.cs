@@ -1,3 +1,5 @@
+using Headroom.Accounting;
+using Headroom.Waiting;
 using Headroom.Reclaim;
 
 namespace Headroom;
@@ -38,7 +40,7 @@ public sealed partial class MemoryBudget
             return default; // from this thread's stock (semantics §1)
         }
 
-        MemoryBudget? refusedBy = TryChargePath(bytes, Floor.Low, Ticket.Arrival, locked: false);
+        MemoryBudget? refusedBy = Counter.TryCharge(bytes, Floor.Low, Ticket.Arrival, locked: false);
         return refusedBy is null ? default : ChargeSlowAsync(bytes, mode, priority, site, refusedBy, cancellationToken);
     }
 

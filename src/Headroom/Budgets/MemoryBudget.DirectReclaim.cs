@@ -1,3 +1,5 @@
+using Headroom.Accounting;
+using Headroom.Waiting;
 using Headroom.Reclaim;
 
 namespace Headroom;
@@ -29,17 +31,17 @@ public sealed partial class MemoryBudget
             _floor = floor;
             _maxPassesWithoutProgress = maxPassesWithoutProgress;
             budget.Tree.WakeBackgroundReclaim(refusedBy);
-            Refused = budget.TryChargePath(bytes, floor, Ticket.Arrival, locked: false);
+            Refused = budget.Counter.TryCharge(bytes, floor, Ticket.Arrival, locked: false);
 
             // Nothing to reclaim for a charge that is refused only to keep the line's order.
-            _done = Refused is null || Refused.RefusesOnlyForOrder(bytes, floor);
+            _done = Refused is null || Refused.Counter.Fits(bytes, floor);
 
             // NoWait runs no pass, but parked memory is given back before anyone is refused (semantics §9): a few frees.
             if (!_done && mode == AllocationMode.NoWait)
             {
                 if (Refused!.TrimParkedAtRoot() > 0)
                 {
-                    Refused = budget.TryChargePath(bytes, floor, Ticket.Arrival, locked: false);
+                    Refused = budget.Counter.TryCharge(bytes, floor, Ticket.Arrival, locked: false);
                 }
 
                 _done = true;
@@ -66,7 +68,7 @@ public sealed partial class MemoryBudget
             }
 
             MemoryBudget refused = Refused!;
-            long room = refused._capacity - refused.FloorBytes(_floor) - refused.Committed;
+            long room = refused.Counter.Room(_floor);
             if (_mode != AllocationMode.MayFail && room + reclaim.Reclaimable(refused) < _bytes)
             {
                 return false; // even freeing everything reclaimable could not satisfy it
@@ -80,7 +82,7 @@ public sealed partial class MemoryBudget
         /// <exception cref="OperationCanceledException">Cancelled during the pass and still not granted.</exception>
         internal void AfterPass(long freed, CancellationToken cancellationToken)
         {
-            Refused = _budget.TryChargePath(_bytes, _floor, Ticket.Arrival, locked: false);
+            Refused = _budget.Counter.TryCharge(_bytes, _floor, Ticket.Arrival, locked: false);
             if (Refused is null)
             {
                 _done = true;

@@ -1,3 +1,4 @@
+using Headroom.Accounting;
 using System.Runtime.CompilerServices;
 
 namespace Headroom;
@@ -10,11 +11,11 @@ public sealed partial class MemoryBudget
     {
         for (MemoryBudget? level = this; level is not null; level = level.Parent)
         {
-            long ceiling = level._capacity - level.FloorBytes(floor);
+            long ceiling = level.Capacity - level.Counter.FloorBytes(floor);
             if (bytes > ceiling)
             {
                 throw new ArgumentOutOfRangeException(nameof(bytes), bytes,
-                    $"A NoFail charge of {bytes} bytes could never be granted: budget '{level.Name}' grants at most {ceiling} bytes at this priority (capacity {level._capacity} less its reserve of {level.FloorBytes(floor)}).");
+                    $"A NoFail charge of {bytes} bytes could never be granted: budget '{level.Name}' grants at most {ceiling} bytes at this priority (capacity {level.Capacity} less its reserve of {level.Counter.FloorBytes(floor)}).");
             }
         }
     }
@@ -22,7 +23,7 @@ public sealed partial class MemoryBudget
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal void Validate(long bytes, AllocationMode mode, AllocationPriority priority)
     {
-        if ((ulong)(bytes - 1) >= (ulong)_capacity)
+        if ((ulong)(bytes - 1) >= (ulong)Counter.Capacity)
         {
             ThrowBadSize(bytes);
         }
@@ -59,12 +60,12 @@ public sealed partial class MemoryBudget
         }
 
         throw new ArgumentOutOfRangeException(nameof(bytes), bytes,
-            $"A charge of {bytes} bytes exceeds the capacity of budget '{Name}' ({_capacity} bytes) and could never be granted.");
+            $"A charge of {bytes} bytes exceeds the capacity of budget '{Name}' ({Capacity} bytes) and could never be granted.");
     }
 
     private void ThrowNeverAdmitted(long bytes) =>
         throw new ArgumentOutOfRangeException(nameof(bytes), bytes,
-            $"A reservation of {bytes} bytes could never be admitted: budget '{Name}' admits at most {_capacity - MinWatermark} bytes (capacity {_capacity} less its min reserve {MinWatermark}, which reservations never eat).");
+            $"A reservation of {bytes} bytes could never be admitted: budget '{Name}' admits at most {Capacity - MinWatermark} bytes (capacity {Capacity} less its min reserve {MinWatermark}, which reservations never eat).");
 
     internal static void ThrowNotPositive(long bytes) =>
         throw new ArgumentOutOfRangeException(nameof(bytes), bytes, $"The size must be positive; it was {bytes}.");

@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using Headroom.Accounting;
+using Headroom.Waiting;
 using Headroom.Diagnostics;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -15,15 +17,7 @@ namespace Headroom;
 [DebuggerDisplay("{GetSnapshot(),nq}")]
 public sealed partial class MemoryBudget : IDisposable, IAsyncDisposable
 {
-    private readonly long _capacity;
-    private readonly Watermarks _watermarks;
     private readonly List<MemoryBudget> _children = []; // guarded by Tree.Sync
-
-    /// <summary>Used + Reserved + Stocked: the one counter every grant not served from a stock compare-and-swaps. Reserved is read from the live reservations, and Used derived.</summary>
-    private long _committed;
-
-    /// <summary>Live reservations at this budget or below: while none is, Used is Committed, and an uncharge's check is one read.</summary>
-    private int _liveReservations;
 
     private volatile bool _disposed;
 
@@ -41,9 +35,9 @@ public sealed partial class MemoryBudget : IDisposable, IAsyncDisposable
     public MemoryBudget(MemoryBudgetOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        _watermarks = options.Validate();
+        Watermarks watermarks = options.Validate();
         BudgetMeter meter = BudgetMeter.For(options.CreateMeter());
-        _capacity = options.Capacity;
+        Counter = new BudgetCounter(this, parent: null, options.Capacity, watermarks);
         Name = options.Name;
         Tree = new BudgetTree(options.TimeProvider, options.Logger ?? NullLogger.Instance, options.CanaryInterval, options.Oom, meter);
         Pressure = new MemoryPressure(this, Tree.TimeProvider);
@@ -54,8 +48,7 @@ public sealed partial class MemoryBudget : IDisposable, IAsyncDisposable
 
     private MemoryBudget(MemoryBudget parent, ChildBudgetOptions options, Watermarks watermarks)
     {
-        _watermarks = watermarks;
-        _capacity = options.Capacity;
+        Counter = new BudgetCounter(this, parent.Counter, options.Capacity, watermarks);
         Name = options.Name;
         Parent = parent;
         Tree = parent.Tree;
@@ -69,14 +62,14 @@ public sealed partial class MemoryBudget : IDisposable, IAsyncDisposable
     public MemoryBudget? Parent { get; }
 
     /// <summary>Gets the limit, in bytes.</summary>
-    public long Capacity => _capacity;
+    public long Capacity => Counter.Capacity;
 
     /// <summary>Gets the bytes charged and not yet uncharged, children's included.</summary>
     /// <remarks>
     /// <see cref="Committed"/> less <see cref="Reserved"/>. While no reservation is live at or below this budget it is
-    /// one read. Otherwise a read walks the live reservations without a lock: exact whenever no reservation comes or
-    /// goes meanwhile; else it may miss one being admitted (Used reads high) or, rarely, count one too many (Used
-    /// reads low). It never reads below zero or above Committed. While per-thread stocks hold bytes (see
+    /// one read. Otherwise a read walks the live reservations without a lock, then reads Committed: an admission or a
+    /// growth in flight may make it read high, never low; a reading that a disposal or shrink overlapped is read again
+    /// (up to 32 times, so that a busy tree cannot starve a reader). It never reads below zero or above Committed. While per-thread stocks hold bytes (see
     /// <see cref="Stocked"/>), charges and uncharges served by them move Used without a shared write, so a reading from
     /// another thread may lag by at most Stocked; at quiescence it is exact.
     /// </remarks>
@@ -98,28 +91,31 @@ public sealed partial class MemoryBudget : IDisposable, IAsyncDisposable
     }
 
     /// <summary>Gets <see cref="Used"/> + <see cref="Reserved"/> + <see cref="Stocked"/>: what ordinary charges cannot take.</summary>
-    public long Committed => Volatile.Read(ref _committed);
+    public long Committed => Counter.Committed;
 
     /// <summary>Gets <see cref="Capacity"/> − <see cref="Used"/>: the bytes not charged, reserved ones included; like Used, it may lag by at most <see cref="Stocked"/>.</summary>
-    public long Free => _capacity - Used;
+    public long Free => Counter.Capacity - Used;
 
     /// <summary>Gets <see cref="Capacity"/> − <see cref="Committed"/>: the bytes neither charged, reserved nor stocked, which an ordinary charge may take down to its floor.</summary>
     /// <remarks>One read, unlike <see cref="Free"/> while reservations are live.</remarks>
-    public long Available => _capacity - Volatile.Read(ref _committed);
+    public long Available => Counter.Capacity - Counter.Committed;
 
     /// <summary>Gets the min watermark: free bytes that only urgent callers may take (<see cref="BudgetLevelOptions.MinWatermark"/>).</summary>
-    public long MinWatermark => _watermarks.Min;
+    public long MinWatermark => Counter.Watermarks.Min;
 
     /// <summary>Gets the low watermark: a grant leaving less free wakes background reclaim; the fast path stops here (<see cref="BudgetLevelOptions.LowWatermark"/>).</summary>
-    public long LowWatermark => _watermarks.Low;
+    public long LowWatermark => Counter.Watermarks.Low;
 
     /// <summary>Gets the high watermark: background reclaim works until this much is free (<see cref="BudgetLevelOptions.HighWatermark"/>).</summary>
-    public long HighWatermark => _watermarks.High;
+    public long HighWatermark => Counter.Watermarks.High;
 
     /// <summary>Gets whether the budget was disposed.</summary>
     public bool IsDisposed => _disposed;
 
     internal BudgetTree Tree { get; }
+
+    /// <summary>This level's counter: every grant and release of the budget goes through it.</summary>
+    internal BudgetCounter Counter { get; }
 
     /// <summary>The waiters this level refused. Guarded by <see cref="BudgetTree.Sync"/>.</summary>
     internal WaitQueue Queue { get; } = new();
@@ -128,7 +124,7 @@ public sealed partial class MemoryBudget : IDisposable, IAsyncDisposable
     public MemoryBudgetSnapshot GetSnapshot()
     {
         long used = ReadUsed(out long committed, out long stocked);
-        return new MemoryBudgetSnapshot(Name, _capacity, used, Math.Max(committed - used - stocked, 0), _watermarks.Min, _watermarks.Low, _watermarks.High, stocked)
+        return new MemoryBudgetSnapshot(Name, Counter.Capacity, used, Math.Max(committed - used - stocked, 0), Counter.Watermarks.Min, Counter.Watermarks.Low, Counter.Watermarks.High, stocked)
         {
             Parked = Parked,
         };
@@ -144,10 +140,10 @@ public sealed partial class MemoryBudget : IDisposable, IAsyncDisposable
     {
         // Checked here, so that the exception names this method's parameters rather than an options object the caller never saw.
         ArgumentException.ThrowIfNullOrWhiteSpace(name);
-        if (capacity <= 0 || capacity > _capacity)
+        if (capacity <= 0 || capacity > Counter.Capacity)
         {
             throw new ArgumentOutOfRangeException(nameof(capacity), capacity,
-                $"A child's capacity must be positive and not exceed its parent's: child '{name}' asked for {capacity} bytes, parent '{Name}' has {_capacity}.");
+                $"A child's capacity must be positive and not exceed its parent's: child '{name}' asked for {capacity} bytes, parent '{Name}' has {Counter.Capacity}.");
         }
 
         return CreateChild(new ChildBudgetOptions { Name = name, Capacity = capacity });
@@ -164,10 +160,10 @@ public sealed partial class MemoryBudget : IDisposable, IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(options);
         Watermarks watermarks = options.ValidateLevel();
-        if (options.Capacity > _capacity)
+        if (options.Capacity > Counter.Capacity)
         {
             throw new ArgumentOutOfRangeException(nameof(options), options.Capacity,
-                $"{nameof(ChildBudgetOptions)}.{nameof(ChildBudgetOptions.Capacity)} must not exceed the parent's capacity: child '{options.Name}' asked for {options.Capacity} bytes, parent '{Name}' has {_capacity}.");
+                $"{nameof(ChildBudgetOptions)}.{nameof(ChildBudgetOptions.Capacity)} must not exceed the parent's capacity: child '{options.Name}' asked for {options.Capacity} bytes, parent '{Name}' has {Counter.Capacity}.");
         }
 
         lock (Tree.Sync)
@@ -280,45 +276,6 @@ public sealed partial class MemoryBudget : IDisposable, IAsyncDisposable
         return Parent is null ? new ValueTask(Tree.Reclaimers.Stopped) : ValueTask.CompletedTask;
     }
 
-    /// <summary>
-    /// Used (= Committed − Reserved), read without a lock. An admission raises Committed before its reservation is
-    /// listed, and a release closes the reservation before it lowers Committed, so a walk of the reservations between
-    /// two equal readings of Committed misses at most reservations in flight, give or take draws (which move bytes from
-    /// Reserved to Used and leave Committed alone). Equal readings can still hide a release and an admission of the
-    /// same size inside one walk, which counts one reservation too many. A walk that Committed moved across (any charge
-    /// moves it) is tried again a few times, then taken as it is, so that a busy budget cannot starve a reader; every
-    /// reading is clamped into 0 ≤ Used ≤ Committed. Exact whenever no reservation comes or goes.
-    /// </summary>
-    internal long ReadUsed(out long committed) => ReadUsed(out committed, out _);
-
-    /// <summary><see cref="ReadUsed(out long)"/>, less the bytes stocked here or below (<paramref name="stocked"/>; 0 at the cost of one read while no stock is registered).</summary>
-    internal long ReadUsed(out long committed, out long stocked)
-    {
-        long used = ReadUsedAndStocked(out committed);
-        stocked = Tree.Stocks.Any ? Math.Min(Tree.Stocks.Within(this), used) : 0;
-        return used - stocked;
-    }
-
-    private long ReadUsedAndStocked(out long committed)
-    {
-        if (Volatile.Read(ref _liveReservations) == 0)
-        {
-            committed = Volatile.Read(ref _committed);
-            return Math.Max(committed, 0); // nothing reserved here or below: Used is Committed, one read
-        }
-
-        long reserved;
-        int attempts = 0;
-        do
-        {
-            committed = Volatile.Read(ref _committed);
-            reserved = Tree.Reservations.Within(this);
-        }
-        while (Volatile.Read(ref _committed) != committed && ++attempts < 4);
-
-        return Math.Clamp(committed - reserved, 0, Math.Max(committed, 0));
-    }
-
     /// <summary>True when this budget is <paramref name="ancestor"/> or one of its descendants.</summary>
     internal bool IsWithin(MemoryBudget ancestor)
     {
@@ -332,14 +289,4 @@ public sealed partial class MemoryBudget : IDisposable, IAsyncDisposable
 
         return false;
     }
-
-    /// <summary>The bytes a charge of this floor must leave free at this level.</summary>
-    private long FloorBytes(Floor floor) => floor switch
-    {
-        Floor.Low => _watermarks.Low,
-        Floor.Min => _watermarks.Min,
-        Floor.HalfMin => _watermarks.Min / 2,
-        Floor.Atomic => _watermarks.Min * 3 / 8,
-        _ => 0,
-    };
 }

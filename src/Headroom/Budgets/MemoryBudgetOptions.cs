@@ -1,3 +1,4 @@
+using Headroom.Accounting;
 using System.Diagnostics.Metrics;
 using Headroom.Diagnostics;
 using Microsoft.Extensions.Logging;

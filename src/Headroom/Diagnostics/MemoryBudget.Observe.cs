@@ -1,3 +1,4 @@
+using Headroom.Waiting;
 using Headroom.Diagnostics;
 
 namespace Headroom;

@@ -1,3 +1,4 @@
+using Headroom.Waiting;
 using Microsoft.Extensions.Logging;
 
 namespace Headroom.Diagnostics;

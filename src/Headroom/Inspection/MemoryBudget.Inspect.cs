@@ -1,3 +1,4 @@
+using Headroom.Waiting;
 using Headroom.Inspection;
 
 namespace Headroom;

@@ -1,3 +1,6 @@
+using Headroom.Accounting;
+using Headroom.Waiting;
+
 namespace Headroom;
 
 /// <summary>
@@ -17,17 +20,17 @@ public sealed partial class MemoryBudget
     private Task? KillOrWait(long bytes, MemoryBudget refused, Floor floor, Floor afterKill, AllocationMode mode, string? site, MemoryReservation? admits, CancellationToken cancellationToken)
     {
         Task victimEnded;
-        if (refused.RefusesOnlyForOrder(bytes, floor))
+        if (refused.Counter.Fits(bytes, floor))
         {
             victimEnded = Tree.Oom.VictimEnded; // memory is not short for it, the line is: it waits its turn
         }
         else
         {
-            switch (Tree.Oom.OutOfMemory(refused, bytes, () => TryChargePath(bytes, floor, Ticket.Arrival, locked: false) is null, out victimEnded))
+            switch (Tree.Oom.OutOfMemory(refused, bytes, () => Counter.TryCharge(bytes, floor, Ticket.Arrival, locked: false) is null, out victimEnded))
             {
                 case OomOutcome.Granted:
                     return null;
-                case OomOutcome.Killed when TryChargePath(bytes, afterKill, Ticket.Arrival, locked: false) is null:
+                case OomOutcome.Killed when Counter.TryCharge(bytes, afterKill, Ticket.Arrival, locked: false) is null:
                     return null;
             }
         }
@@ -103,7 +106,7 @@ public sealed partial class MemoryBudget
             MemoryBudget? refusedBy = waiter.Budget.WouldRefuse(waiter) == level ? level : waiter.Budget.TryGrant(waiter);
             if (refusedBy == level)
             {
-                return level.RefusesOnlyForOrder(waiter.Bytes, waiter.Floor);
+                return level.Counter.Fits(waiter.Bytes, waiter.Floor);
             }
 
             level.Queue.Remove(waiter);

@@ -1,3 +1,4 @@
+using Headroom.Waiting;
 namespace Headroom;
 
 /// <summary>Pressure stall information (issue 13): who stalls, counted per level as the waiters park and leave.</summary>

@@ -1,3 +1,4 @@
+using Headroom.Accounting;
 using Headroom.Reclaim;
 
 namespace Headroom;
@@ -54,13 +55,13 @@ public sealed partial class MemoryBudget
     internal long Shortfall()
     {
         long committed = Committed;
-        long shortfall = HighWatermark - (_capacity - committed);
+        long shortfall = HighWatermark - (Capacity - committed);
         lock (Tree.Sync)
         {
             LockOrder.Entered(LockLevel.Tree, Tree.Sync);
             if (Queue.Head is { } head)
             {
-                shortfall = Math.Max(shortfall, head.Bytes - (_capacity - FloorBytes(head.Floor) - committed));
+                shortfall = Math.Max(shortfall, head.Bytes - (Capacity - Counter.FloorBytes(head.Floor) - committed));
             }
         }
 

@@ -1,3 +1,5 @@
+using Headroom.Accounting;
+using Headroom.Waiting;
 using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
 
@@ -67,7 +69,7 @@ public sealed partial class MemoryBudget
     /// <summary>Admits a reservation (or a growth) without reclaim or waiting.</summary>
     internal bool TryAdmit(long bytes)
     {
-        MemoryBudget? refusedBy = TryChargePath(bytes, Floor.Min, Ticket.Arrival, locked: false);
+        MemoryBudget? refusedBy = Counter.TryCharge(bytes, Floor.Min, Ticket.Arrival, locked: false);
         if (refusedBy is not null)
         {
             using Stocks.StockSuspension stocks = SuspendStocks(bytes, Floor.Min, Ticket.Arrival, ref refusedBy);
@@ -89,7 +91,7 @@ public sealed partial class MemoryBudget
     /// <exception cref="OperationCanceledException">Through the task: cancelled during direct reclaim.</exception>
     internal ValueTask<Task?> AdmitOrWaitAsync(long bytes, MemoryReservation into, CancellationToken cancellationToken)
     {
-        MemoryBudget? refusedBy = TryChargePath(bytes, Floor.Min, Ticket.Arrival, locked: false);
+        MemoryBudget? refusedBy = Counter.TryCharge(bytes, Floor.Min, Ticket.Arrival, locked: false);
         return refusedBy is null ? new(AdmitNow(bytes, into)) : AdmitSlowAsync(bytes, into, refusedBy, cancellationToken);
     }
 
@@ -132,7 +134,7 @@ public sealed partial class MemoryBudget
 
         for (MemoryBudget? level = this; level is not null; level = level.Parent)
         {
-            if (bytes > level._capacity - level.MinWatermark)
+            if (bytes > level.Capacity - level.MinWatermark)
             {
                 level.ThrowNeverAdmitted(bytes);
             }
@@ -141,20 +143,27 @@ public sealed partial class MemoryBudget
         ThrowIfDisposed();
     }
 
-    /// <summary>Returns a reservation's unused bytes to ordinary free memory and wakes the waiters that now fit.</summary>
-    internal void ReleaseReserved(long bytes) => Release(this, bytes, waiters: false, AllocationContext.Current);
+    /// <summary>
+    /// Returns bytes admitted for a reservation that Remaining never counted (it was disposed meanwhile) to ordinary free
+    /// memory, and wakes the waiters that now fit. A release of bytes Remaining counted goes through <see cref="EndRelease"/>.
+    /// </summary>
+    internal void ReleaseReserved(long bytes)
+    {
+        AllocationContext.Current?.Reclaiming?.Add(bytes); // inside a reclaimer, what it releases is its progress
+        Counter.Release(bytes, waiters: false);
+    }
 
     /// <summary>
     /// Charges the levels between <paramref name="target"/> and the reservation's budget (exclusive) for drawn bytes:
     /// a descendant's own capacity still applies, but none of its watermarks or queues, since the draw never waits.
     /// </summary>
     internal static bool ChargeBelow(MemoryBudget target, MemoryReservation reservation, long bytes) =>
-        target.TryChargePath(bytes, Floor.None, Ticket.Jump, locked: false, stopAt: reservation.Budget) is null;
+        target.Counter.TryCharge(bytes, Floor.None, Ticket.Jump, locked: false, stopAt: reservation.Budget.Counter) is null;
 
     /// <summary>Tries ordinary memory without blocking: the fast path, then the slow-path floor, no reclaim.</summary>
     internal bool TryChargeNow(long bytes, AllocationMode mode, AllocationPriority priority) =>
-        TryChargePath(bytes, Floor.Low, Ticket.Arrival, locked: false) is null
-        || TryChargePath(bytes, SlowFloor(mode, priority), Ticket.Arrival, locked: false) is null;
+        Counter.TryCharge(bytes, Floor.Low, Ticket.Arrival, locked: false) is null
+        || Counter.TryCharge(bytes, SlowFloor(mode, priority), Ticket.Arrival, locked: false) is null;
 
     private static async Task<MemoryReservation> AdmittedAsync(ValueTask<Task?> decided, MemoryReservation reservation)
     {

@@ -1,3 +1,4 @@
+using Headroom.Accounting;
 using System.Diagnostics;
 
 namespace Headroom;
@@ -40,7 +41,7 @@ public sealed class MemoryReservation : IDisposable, IAsyncDisposable
         _amount = amount;
         _remaining = amount;
         Budget.Tree.Reservations.Add(this); // from now on Reserved counts it
-        Budget.CountLiveReservation(1);
+        Budget.Counter.CountLiveReservation(1);
         Adopted();
     }
 
@@ -179,12 +180,15 @@ public sealed class MemoryReservation : IDisposable, IAsyncDisposable
             MemoryBudget.ThrowNotPositive(bytes);
         }
 
+        ReleasesInFlight releases = Budget.Tree.Releases;
+        releases.Begin(); // Remaining drops before Committed: a reading of Used must see both or neither
         long remaining = Volatile.Read(ref _remaining);
         while (true)
         {
-            ThrowIfDisposed(remaining);
-            if (bytes > remaining)
+            if (remaining < 0 || bytes > remaining)
             {
+                releases.End();
+                ThrowIfDisposed(remaining);
                 throw new ArgumentOutOfRangeException(nameof(bytes), bytes,
                     $"Cannot shrink the reservation on budget '{Budget.Name}' by {bytes} bytes: only {remaining} bytes remain.");
             }
@@ -199,7 +203,7 @@ public sealed class MemoryReservation : IDisposable, IAsyncDisposable
         }
 
         Interlocked.Add(ref _amount, -bytes);
-        Budget.ReleaseReserved(bytes);
+        Budget.EndRelease(bytes, AllocationContext.Current);
     }
 
     /// <summary>Grows the reservation by <paramref name="bytes"/> if the budget can admit them now; growing is a new admission.</summary>
@@ -253,22 +257,27 @@ public sealed class MemoryReservation : IDisposable, IAsyncDisposable
     public void Dispose()
     {
         long remaining = Volatile.Read(ref _remaining);
+        if (remaining < 0)
+        {
+            return; // disposed already: no release to bracket
+        }
+
+        ReleasesInFlight releases = Budget.Tree.Releases;
+        releases.Begin(); // Remaining drops before Committed: a reading of Used must see both or neither
         while (remaining >= 0)
         {
             long seen = Interlocked.CompareExchange(ref _remaining, ~remaining, remaining);
             if (seen == remaining)
             {
-                Budget.CountLiveReservation(-1);
-                if (remaining > 0)
-                {
-                    Budget.ReleaseReserved(remaining);
-                }
-
+                Budget.Counter.CountLiveReservation(-1);
+                Budget.EndRelease(remaining, AllocationContext.Current);
                 return;
             }
 
             remaining = seen;
         }
+
+        releases.End(); // another dispose won the race
     }
 
     /// <summary>Returns exactly <see cref="Remaining"/> to the budget. Disposing twice is harmless.</summary>
@@ -425,7 +434,7 @@ public sealed class MemoryReservation : IDisposable, IAsyncDisposable
             _remaining = bytes; // nobody else sees this reservation before its admission completes
             Volatile.Write(ref _amount, bytes);
             Budget.Tree.Reservations.Add(this);
-            Budget.CountLiveReservation(1);
+            Budget.Counter.CountLiveReservation(1);
             return true;
         }
 
@@ -500,7 +509,7 @@ public sealed class MemoryReservation : IDisposable, IAsyncDisposable
     {
         if (drawn > 0)
         {
-            target.Undo(drawn, Budget, locked: false);
+            target.Counter.Undo(drawn, Budget.Counter, locked: false);
             Return(drawn);
         }
     }

@@ -1,3 +1,5 @@
+using Headroom.Accounting;
+using Headroom.Waiting;
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using Headroom.Stocks;
@@ -32,14 +34,14 @@ public sealed partial class MemoryBudget
         StockSuspension suspension = Tree.Stocks.Suspend();
         if (suspension.Drained)
         {
-            refusedBy = TryChargePath(bytes, floor, ticket, locked: false);
+            refusedBy = Counter.TryCharge(bytes, floor, ticket, locked: false);
         }
 
         return suspension;
     }
 
     /// <summary>A stock's refill: every level charged at the fast-path floor, behind every waiter; no waking (the owner is in its section).</summary>
-    internal MemoryBudget? TryPrecharge(long bytes) => TryChargePath(bytes, Floor.Low, Ticket.Arrival, locked: true);
+    internal MemoryBudget? TryPrecharge(long bytes) => Counter.TryCharge(bytes, Floor.Low, Ticket.Arrival, locked: true);
 
     /// <summary>After a refill refused by an ancestor: wakes whoever the undone partial charge refused meanwhile.</summary>
     internal void WakeBelow(MemoryBudget refusedBy)
@@ -54,8 +56,6 @@ public sealed partial class MemoryBudget
         }
     }
 
-    /// <summary>Returns a stock's bytes to Committed at every level, waking the waiters that now fit.</summary>
-    internal void ReturnStocked(long bytes) => Release(this, bytes, waiters: false, context: null);
 
     /// <summary>
     /// An uncharge that would exceed Used once the stocks are counted out (Committed counts them): drain them, so that

@@ -1,3 +1,4 @@
+using Headroom.Accounting;
 using System.Runtime.CompilerServices;
 
 namespace Headroom.Stocks;
@@ -199,6 +200,9 @@ internal sealed class Stock
             return true; // never bound, or drained: nothing held
         }
 
+        MemoryBudget budget = _budget!;
+        ReleasesInFlight releases = budget.Tree.Releases;
+        releases.Begin(); // the stock drops before Committed: a reading of Used must see both or neither
         long bytes = 0;
         bool open;
         Volatile.Write(ref _busy, 1);
@@ -212,15 +216,12 @@ internal sealed class Stock
         Volatile.Write(ref _busy, 0);
         if (!open)
         {
+            releases.End();
             return false;
         }
 
         drain.Unregister(this, StockState.Unbound);
-        if (bytes > 0)
-        {
-            _budget!.ReturnStocked(bytes);
-        }
-
+        budget.EndRelease(bytes, context: null);
         return true;
     }
 

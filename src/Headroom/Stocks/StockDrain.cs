@@ -1,3 +1,4 @@
+using Headroom.Accounting;
 using System.Diagnostics;
 
 namespace Headroom.Stocks;
@@ -151,12 +152,18 @@ internal sealed class StockDrain
         {
             stock.WaitIdle();
             MemoryBudget? budget = stock.Budget;
+            ReleasesInFlight? releases = budget?.Tree.Releases;
+            releases?.Begin(); // the stock drops before Committed: a reading of Used must see both or neither
             long bytes = Unregister(stock, StockState.Drained);
             if (bytes > 0)
             {
                 Debug.Assert(budget is not null, "a stock holding bytes is bound");
-                budget.ReturnStocked(bytes);
+                budget.EndRelease(bytes, context: null);
                 budget.ObserveStockDrained(bytes);
+            }
+            else
+            {
+                releases?.End();
             }
 
             drained = true;

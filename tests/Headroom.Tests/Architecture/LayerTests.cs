@@ -18,23 +18,27 @@ public sealed partial class LayerTests
     /// </summary>
     internal static readonly Dictionary<string, string[]> MayUse = new()
     {
-        // request: entry points that hand memory out
+        // request: entry points that hand memory out (Budgets holds the charge entry points and the tree, BudgetTree)
         ["Pools"] = ["Budgets", "Reservations", "Arena", "Oom"], // Oom: attribution of rented buffers to their consumer (back)
         ["Cgroups"] = ["Budgets"],
-        ["Arena"] = ["Reclaim", "Oom"], // Oom: a buffer's home names its consumer (back)
-        ["Reservations"] = ["Budgets", "Oom"], // Oom: a reservation credits its consumer (back)
-        // accounting and the wait queue (Budgets holds both today: BudgetTree, Waiter, WaitQueue)
-        ["Budgets"] = ["Reservations", "Stocks", "Reclaim", "Oom", "Diagnostics", "Pressure"], // Reservations, Stocks: the tree owns their state (back); Pressure: a budget owns its stall figures
-        ["Stocks"] = ["Budgets"],
-        // reclaim, then the OOM killer: they reach the tree (BudgetTree, Waiter) to release memory and wake waiters
-        ["Reclaim"] = ["Budgets"],
-        ["Oom"] = ["Budgets", "Reclaim", "Reservations"], // Reservations: a victim's reservations are reapable (back)
+        ["Arena"] = ["Budgets", "Accounting", "Reclaim", "Oom"], // Oom: a buffer's home names its consumer (back)
+        ["Reservations"] = ["Budgets", "Accounting", "Oom"], // Oom: a reservation credits its consumer (back)
+        ["Budgets"] = ["Accounting", "Waiting", "Reservations", "Stocks", "Reclaim", "Oom", "Diagnostics", "Pressure"], // Reservations, Stocks: the tree owns their registries (back)
+        ["Stocks"] = ["Budgets", "Accounting"],
+        // accounting: the per-level counters every grant and release goes through; it reads a level's wait queue to
+        // keep its order and wakes it, and calls nothing else
+        ["Accounting"] = ["Budgets", "Waiting", "Diagnostics"],
+        // reclaim, then the OOM killer: they reach the counters to release memory and the queue to wake waiters
+        ["Reclaim"] = ["Budgets", "Accounting", "Waiting"],
+        ["Oom"] = ["Budgets", "Accounting", "Waiting", "Reclaim", "Reservations"], // Reservations: a victim's reservations are reapable (back)
+        // the wait queue, last: a waiter names what it waits for (the reservation it admits, its consumer)
+        ["Waiting"] = ["Budgets", "Accounting", "Reservations", "Oom"], // Reservations, Oom: those names (back)
         // the stall canary reads the waiters
-        ["Diagnostics"] = ["Budgets"],
+        ["Diagnostics"] = ["Budgets", "Waiting"],
         // pressure stall information counts the waiters and consumers, and reads the kernel's files for the process budget
-        ["Pressure"] = ["Budgets", "Oom", "Cgroups", "Diagnostics"],
+        ["Pressure"] = ["Budgets", "Waiting", "Oom", "Cgroups", "Diagnostics"],
         // the snapshot reads every mechanism's state
-        ["Inspection"] = ["Budgets", "Reservations", "Reclaim", "Oom", "Pressure"],
+        ["Inspection"] = ["Budgets", "Waiting", "Reservations", "Reclaim", "Oom", "Pressure"],
     };
 
     [Fact]

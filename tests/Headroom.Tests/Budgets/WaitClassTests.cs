@@ -1,3 +1,5 @@
+using Headroom.Accounting;
+
 namespace Headroom.Tests.Budgets;
 
 /// <summary>

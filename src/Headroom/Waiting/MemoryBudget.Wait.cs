@@ -1,3 +1,6 @@
+using Headroom.Accounting;
+using Headroom.Waiting;
+
 namespace Headroom;
 
 /// <summary>The wait queue's entry (semantics §3): parking a charge in FIFO order, bounded waits, and grants made on a waiter's behalf.</summary>
@@ -62,10 +65,10 @@ public sealed partial class MemoryBudget
     internal MemoryBudget? TryGrant(Waiter waiter)
     {
         LockOrder.Held(Tree.Sync);
-        MemoryBudget? refusedBy = TryChargePath(waiter.Bytes, waiter.Floor, waiter.Ticket, locked: true);
+        MemoryBudget? refusedBy = Counter.TryCharge(waiter.Bytes, waiter.Floor, waiter.Ticket, locked: true);
         if (refusedBy is null && waiter.Admits is { } reservation && !reservation.Admit(waiter.Bytes))
         {
-            Undo(waiter.Bytes, refusedBy: null, locked: true); // a growth of a reservation disposed meanwhile: nothing to keep
+            Counter.Undo(waiter.Bytes, refusedBy: null, locked: true); // a growth of a reservation disposed meanwhile: nothing to keep
             waiter.Rejected = true;
         }
 
@@ -84,13 +87,23 @@ public sealed partial class MemoryBudget
         for (MemoryBudget? level = this; level is not null; level = level.Parent)
         {
             if ((waiter.Ticket != Ticket.Jump && level.Queue.HoldsBack(waiter.Floor, waiter.Ticket))
-                || level.Committed + waiter.Bytes > level._capacity - level.FloorBytes(waiter.Floor))
+                || !level.Counter.Fits(waiter.Bytes, waiter.Floor))
             {
                 return level;
             }
         }
 
         return null;
+    }
+
+    /// <summary>Wakes, in order, the waiters of this budget's path that now fit: accounting's one call back up.</summary>
+    internal void WakeWaiters()
+    {
+        lock (Tree.Sync)
+        {
+            LockOrder.Entered(LockLevel.Tree, Tree.Sync);
+            Tree.WakePath(this);
+        }
     }
 
     /// <summary>A wait bounded by a site's policy: past <paramref name="maxWait"/> it fails as a refusal, leaving nothing behind.</summary>

@@ -1,4 +1,4 @@
-namespace Headroom;
+namespace Headroom.Waiting;
 
 /// <summary>
 /// A charge's place in line. Waiters get increasing tickets from their tree; a level refuses a charge while a

@@ -1,4 +1,5 @@
-namespace Headroom;
+using Headroom.Accounting;
+namespace Headroom.Waiting;
 
 /// <summary>
 /// The class a charge waits in (semantics §3): FIFO holds among callers of one class, and a class with a deeper floor

@@ -1,4 +1,4 @@
-namespace Headroom;
+namespace Headroom.Accounting;
 
 /// <summary>
 /// How much free memory a charge must leave at each level of the tree (semantics §2): the row of the table

@@ -1,6 +1,7 @@
+using Headroom.Accounting;
 using System.Diagnostics;
 
-namespace Headroom;
+namespace Headroom.Waiting;
 
 /// <summary>
 /// The waiters that one level of the tree refused, deepest class first and in ticket order within a class (see

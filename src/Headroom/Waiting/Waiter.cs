@@ -1,6 +1,7 @@
+using Headroom.Accounting;
 using System.Diagnostics;
 
-namespace Headroom;
+namespace Headroom.Waiting;
 
 /// <summary>
 /// A charge parked in a wait queue until the tree can grant it. All fields but the completion are guarded by the

@@ -1,4 +1,4 @@
-namespace Headroom;
+namespace Headroom.Accounting;
 
 /// <summary>The three free-memory levels of a budget, derived with Linux's <c>__setup_per_zone_wmarks</c> formula.</summary>
 internal readonly record struct Watermarks(long Min, long Low, long High)
