@@ -67,7 +67,7 @@ public sealed partial class MemoryBudget
         }
 
         ThrowIfDisposed();
-        MemoryConsumer consumer = Tree.Oom.Register(this, name, oomScoreAdj, cancellation, kill);
+        MemoryConsumer consumer = Tree.Oom.Consumers.Register(this, name, oomScoreAdj, cancellation, kill);
         ConsumerRegistered(consumer); // pressure's "full" is measured over it
         return consumer;
     }

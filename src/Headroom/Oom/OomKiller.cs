@@ -8,7 +8,7 @@ namespace Headroom;
 /// reservation finds reclaim without progress, it chooses one victim in the short subtree and kills it through the
 /// <see cref="OomReaper"/> (reservations back at once; cancellation and reapable memory on workers of their own), so that
 /// a victim blocked on a lock the allocator holds cannot deadlock the tree (the article's case). One victim at a time per
-/// subtree (<see cref="UnwindingVictims"/>); one that has not released its memory by the kill timeout is given up on, and
+/// subtree (<see cref="UnwindingVictims"/>), chosen by <see cref="VictimSelection"/> among the <see cref="ConsumerRegistry"/>; one that has not released its memory by the kill timeout is given up on, and
 /// requests still waiting come back to choose the next (<c>MemoryBudget.KillOrWait</c>). Lock order: <see cref="LockOrder"/>.
 /// </summary>
 internal sealed class OomKiller
@@ -16,11 +16,8 @@ internal sealed class OomKiller
     private readonly object _sync = new();
     private readonly BudgetTree _tree;
     private readonly ILogger _logger;
-    private readonly OomPolicy _policy;
-    private readonly Func<IReadOnlyList<OomCandidate>, OomCandidate?>? _selector;
+    private readonly VictimSelection _selection;
     private readonly TimeSpan _killTimeout;
-    private MemoryConsumer[] _consumers = [];
-    private long _registrations;
     private readonly UnwindingVictims _unwinding = new();
     private long _lastNobody;
     private long _grantsInPlace;
@@ -33,8 +30,7 @@ internal sealed class OomKiller
     {
         _tree = tree;
         _logger = logger;
-        _policy = options.Policy;
-        _selector = options.Selector;
+        _selection = new VictimSelection(options, logger, tree.TimeProvider);
         _killTimeout = options.KillTimeout;
         var reaper = new ReclaimerOptions { Domain = "oom-reaper" };
         reaper.Timeout = reaper.Timeout < _killTimeout ? reaper.Timeout : _killTimeout;
@@ -50,7 +46,8 @@ internal sealed class OomKiller
     /// <summary>What <see cref="OomPolicy.Panic"/> does; a seam so that tests need not end their process.</summary>
     internal Action<string> Panic { get; set; } = message => Environment.FailFast(message);
 
-    private bool Panics => _selector is null && _policy == OomPolicy.Panic;
+    /// <summary>Gets the tree's consumers, the killer's candidates.</summary>
+    internal ConsumerRegistry Consumers { get; } = new();
 
     /// <summary>The oldest victim still being unwound, if any.</summary>
     internal MemoryConsumer? Victim
@@ -94,25 +91,10 @@ internal sealed class OomKiller
     /// <summary>A waiter's visit to the killer granted it (<c>MemoryBudget.GrantInPlace</c>).</summary>
     internal void GrantedInPlace() => Interlocked.Increment(ref _grantsInPlace);
 
-    internal MemoryConsumer Register(MemoryBudget budget, string name, int oomScoreAdj, CancellationTokenSource? cancellation, Action? kill)
-    {
-        lock (_sync)
-        {
-            LockOrder.Entered(LockLevel.Killer, _sync);
-            var consumer = new MemoryConsumer(budget, name, oomScoreAdj, cancellation, kill, _registrations++);
-            _consumers = [.. _consumers, consumer];
-            return consumer;
-        }
-    }
-
+    /// <summary>A consumer's registration ended: it is no candidate any longer, and no victim once it holds nothing.</summary>
     internal void Unregister(MemoryConsumer consumer)
     {
-        lock (_sync)
-        {
-            LockOrder.Entered(LockLevel.Killer, _sync);
-            _consumers = [.. _consumers.Where(c => c != consumer)];
-        }
-
+        Consumers.Unregister(consumer);
         if (consumer.Charged > 0)
         {
             Log.ConsumerEndedHolding(_logger, consumer.Name, consumer.Budget.Name, consumer.Charged);
@@ -180,8 +162,8 @@ internal sealed class OomKiller
                 return OomOutcome.NoKill; // a victim in this subtree still unwinds, not yet given up on: no second one there (Linux aborts its scan too)
             }
 
-            report = Choose(level, bytes, dryRun: false);
-            if (Panics)
+            report = _selection.Choose(Consumers.All, level, bytes, dryRun: false);
+            if (_selection.Panics)
             {
                 // vm.panic_on_oom: the process ends on OOM, whether or not a consumer is eligible (handled below, outside the lock).
             }
@@ -238,79 +220,8 @@ internal sealed class OomKiller
         lock (_sync)
         {
             LockOrder.Entered(LockLevel.Killer, _sync);
-            return Choose(level, bytes, dryRun: true);
+            return _selection.Choose(Consumers.All, level, bytes, dryRun: true);
         }
-    }
-
-    private OomReport Choose(MemoryBudget level, long bytes, bool dryRun)
-    {
-        var candidates = new List<OomCandidate>();
-        foreach (MemoryConsumer c in _consumers)
-        {
-            if (!c.Budget.IsWithin(level))
-            {
-                continue;
-            }
-
-            long charged = c.Charged, reserved = c.Reserved;
-            long badness = Badness.Of(charged, reserved, c.OomScoreAdj, level.Capacity);
-            bool eligible = c.OomScoreAdj != MemoryConsumer.NeverKill && !c.IsKilled && !c.GivenUp && !c.IsDisposed;
-            candidates.Add(new OomCandidate(c.Name, c.Budget.Name, charged, reserved, c.OomScoreAdj, badness, eligible) { Consumer = c });
-        }
-
-        candidates.Sort(static (a, b) => b.Badness.CompareTo(a.Badness));
-        OomCandidate[] eligibles = [.. candidates.Where(c => c.Eligible)];
-        OomCandidate? victim;
-        string reason;
-        if (eligibles.Length == 0)
-        {
-            victim = null;
-            reason = (candidates.Count == 0 ? "no consumer is registered in this subtree" : "every consumer is immune, killed or given up on")
-                + (Panics ? "; the policy is to panic" : string.Empty);
-        }
-        else if (_selector is not null)
-        {
-            (victim, reason) = Select(eligibles);
-        }
-        else if (_policy == OomPolicy.NewestFirst)
-        {
-            victim = eligibles.MaxBy(c => c.Consumer!.Order);
-            reason = $"'{victim!.Name}' is the newest eligible consumer";
-        }
-        else
-        {
-            victim = eligibles[0];
-            reason = $"'{victim.Name}' has the highest badness ({victim.Badness})" + (Panics ? "; the policy is to panic" : string.Empty);
-        }
-
-        return new OomReport(_tree.TimeProvider.GetUtcNow(), level.GetSnapshot(), bytes, _policy, candidates, victim, reason, dryRun);
-    }
-
-    /// <summary>The caller's selector, kept from failing the charge that asked: a selector that throws or names a non-candidate chooses nobody.</summary>
-    private (OomCandidate? Victim, string Reason) Select(OomCandidate[] eligibles)
-    {
-        OomCandidate? victim;
-        try
-        {
-            victim = _selector!(eligibles);
-        }
-        catch (Exception e) when (e is not OutOfMemoryException)
-        {
-            Log.KillFailed(_logger, e, "(selector)");
-            return (null, $"the selector threw {e.GetType().Name}: nobody is killed");
-        }
-
-        if (victim is null)
-        {
-            return (null, "the selector chose nobody");
-        }
-
-        // Matched by identity, not by reference or value: a selector may return a copy (`c with { ... }`) of a candidate.
-        OomCandidate? chosen = victim.Consumer is { } consumer
-            ? Array.Find(eligibles, c => c.Consumer == consumer)
-            : eligibles.Count(c => c.Name == victim.Name && c.Budget == victim.Budget) == 1 ? Array.Find(eligibles, c => c.Name == victim.Name && c.Budget == victim.Budget) : null;
-        return chosen is not null ? (chosen, $"the selector chose '{chosen.Name}'")
-            : (null, $"the selector returned '{victim.Name}', which is not one of the eligible candidates: nobody is killed");
     }
 
     /// <summary>Logs the report and raises the event; a handler that throws is logged, and the kill stands.</summary>

@@ -15,31 +15,17 @@ namespace Headroom;
 /// descendant's own capacity.
 /// </remarks>
 [DebuggerDisplay("{Budget.Name,nq}: amount {Amount}, drawn {Drawn}, remaining {Remaining}")]
-public sealed class MemoryReservation : IDisposable, IAsyncDisposable
+public sealed partial class MemoryReservation : IDisposable, IAsyncDisposable
 {
-    /// <summary>
-    /// The value of <see cref="_amount"/> in a reservation made for a wait, until the grant admits it: kept out of
-    /// <see cref="_remaining"/>, where every negative value is a disposed reservation's record, and out of reach of
-    /// the amount a growth racing a shrink can show for an instant.
-    /// </summary>
-    private const long NotAdmitted = long.MinValue;
-
-    private long _amount;
-
-    /// <summary>
-    /// While live, the bytes still promised. Once disposed, the complement (<c>~</c>, so negative) of the bytes the
-    /// reservation gave back undrawn: the compare-and-swap that closes it also takes its remainder, and
-    /// <see cref="Drawn"/> stays <see cref="Amount"/> − given back without a counter that every draw would update.
-    /// </summary>
-    private long _remaining;
+    /// <summary>The amount and the remainder, moved lock-free; used in place (never copied).</summary>
+    private ReservationBalance _balance;
 
     /// <summary>Called once the budget admitted <paramref name="amount"/>: Committed already counts it.</summary>
     internal MemoryReservation(MemoryBudget budget, long amount, ReservationMode mode)
     {
         Budget = budget;
         Mode = mode;
-        _amount = amount;
-        _remaining = amount;
+        _balance = new ReservationBalance(amount);
         Budget.Tree.Reservations.Add(this); // from now on Reserved counts it
         Budget.Counter.CountLiveReservation(1);
         Adopted();
@@ -53,7 +39,7 @@ public sealed class MemoryReservation : IDisposable, IAsyncDisposable
     {
         Budget = budget;
         Mode = mode;
-        _amount = NotAdmitted;
+        _balance = new ReservationBalance(null);
     }
 
     /// <summary>
@@ -72,29 +58,20 @@ public sealed class MemoryReservation : IDisposable, IAsyncDisposable
     public ReservationMode Mode { get; }
 
     /// <summary>Gets the bytes admitted: the first admission, plus growth, less what was shrunk.</summary>
-    public long Amount => Math.Max(0, Volatile.Read(ref _amount));
+    public long Amount => _balance.Amount;
 
     /// <summary>
     /// Gets the bytes charges have drawn from the reservation so far: <see cref="Amount"/> − <see cref="Remaining"/>
     /// while it is live. A charge counts from the moment it takes its bytes (as the budget's Used does), and a charge
     /// that is then refused gives them back.
     /// </summary>
-    public long Drawn
-    {
-        get
-        {
-            long remaining = Volatile.Read(ref _remaining);
-            long amount = Volatile.Read(ref _amount);
-            long undrawn = remaining >= 0 ? remaining : ~remaining;
-            return Math.Clamp(amount - undrawn, 0, Math.Max(amount, 0)); // a growth or shrink in flight moves the two apart for an instant
-        }
-    }
+    public long Drawn => _balance.Drawn;
 
     /// <summary>Gets the bytes still promised: <see cref="Amount"/> − <see cref="Drawn"/>, and 0 once disposed.</summary>
-    public long Remaining => Math.Max(0, Volatile.Read(ref _remaining));
+    public long Remaining => _balance.Remaining;
 
     /// <summary>Gets whether the reservation was disposed.</summary>
-    public bool IsDisposed => Volatile.Read(ref _remaining) < 0;
+    public bool IsDisposed => _balance.IsDisposed;
 
     /// <summary>Opens an ambient scope: charges on this flow against <see cref="Budget"/> or a descendant go through the reservation.</summary>
     /// <returns>The scope; dispose it to restore the scope that was open before.</returns>
@@ -182,27 +159,14 @@ public sealed class MemoryReservation : IDisposable, IAsyncDisposable
 
         ReleasesInFlight releases = Budget.Tree.Releases;
         releases.Begin(); // Remaining drops before Committed: a reading of Used must see both or neither
-        long remaining = Volatile.Read(ref _remaining);
-        while (true)
+        if (!_balance.TryShrink(bytes, out long remaining))
         {
-            if (remaining < 0 || bytes > remaining)
-            {
-                releases.End();
-                ThrowIfDisposed(remaining);
-                throw new ArgumentOutOfRangeException(nameof(bytes), bytes,
-                    $"Cannot shrink the reservation on budget '{Budget.Name}' by {bytes} bytes: only {remaining} bytes remain.");
-            }
-
-            long seen = Interlocked.CompareExchange(ref _remaining, remaining - bytes, remaining);
-            if (seen == remaining)
-            {
-                break;
-            }
-
-            remaining = seen;
+            releases.End();
+            ThrowIfDisposed(remaining);
+            throw new ArgumentOutOfRangeException(nameof(bytes), bytes,
+                $"Cannot shrink the reservation on budget '{Budget.Name}' by {bytes} bytes: only {remaining} bytes remain.");
         }
 
-        Interlocked.Add(ref _amount, -bytes);
         Budget.EndRelease(bytes, AllocationContext.Current);
     }
 
@@ -256,28 +220,21 @@ public sealed class MemoryReservation : IDisposable, IAsyncDisposable
     /// <summary>Returns exactly <see cref="Remaining"/> to the budget. Disposing twice is harmless.</summary>
     public void Dispose()
     {
-        long remaining = Volatile.Read(ref _remaining);
-        if (remaining < 0)
+        if (_balance.IsDisposed)
         {
             return; // disposed already: no release to bracket
         }
 
         ReleasesInFlight releases = Budget.Tree.Releases;
         releases.Begin(); // Remaining drops before Committed: a reading of Used must see both or neither
-        while (remaining >= 0)
+        if (!_balance.TryClose(out long remaining))
         {
-            long seen = Interlocked.CompareExchange(ref _remaining, ~remaining, remaining);
-            if (seen == remaining)
-            {
-                Budget.Counter.CountLiveReservation(-1);
-                Budget.EndRelease(remaining, AllocationContext.Current);
-                return;
-            }
-
-            remaining = seen;
+            releases.End(); // another dispose won the race
+            return;
         }
 
-        releases.End(); // another dispose won the race
+        Budget.Counter.CountLiveReservation(-1);
+        Budget.EndRelease(remaining, AllocationContext.Current);
     }
 
     /// <summary>Returns exactly <see cref="Remaining"/> to the budget. Disposing twice is harmless.</summary>
@@ -301,150 +258,19 @@ public sealed class MemoryReservation : IDisposable, IAsyncDisposable
     }
 
     /// <summary>
-    /// A charge of <paramref name="bytes"/> at <paramref name="target"/> (this budget or a descendant) inside the
-    /// reservation. Watermark mode tries ordinary memory first without blocking; then it takes what it can from the
-    /// reservation and treats the excess by its mode. A refusal or a cancelled wait gives back what it took.
-    /// </summary>
-    internal ChargeOutcome ChargeWithin(MemoryBudget target, long bytes, AllocationMode mode, AllocationPriority priority, string? site, CancellationToken cancellationToken)
-    {
-        if (Covers(target, bytes, mode, priority, out long drawn))
-        {
-            return default;
-        }
-
-        ChargeOutcome excess;
-        try
-        {
-            excess = target.ChargeOrdinary(bytes - drawn, mode, priority, site, cancellationToken);
-        }
-        catch
-        {
-            Unwind(target, drawn);
-            throw;
-        }
-
-        return AfterExcess(excess, target, drawn);
-    }
-
-    /// <summary><see cref="ChargeWithin"/> with the excess's direct reclaim awaited, the caller's token reaching the reclaimers.</summary>
-    internal ValueTask<ChargeOutcome> ChargeWithinAsync(MemoryBudget target, long bytes, AllocationMode mode, AllocationPriority priority, string? site, CancellationToken cancellationToken)
-    {
-        if (Covers(target, bytes, mode, priority, out long drawn))
-        {
-            return default;
-        }
-
-        ValueTask<ChargeOutcome> excess;
-        try
-        {
-            excess = target.ChargeOrdinaryOutcomeAsync(bytes - drawn, mode, priority, site, cancellationToken);
-        }
-        catch
-        {
-            Unwind(target, drawn);
-            throw;
-        }
-
-#pragma warning disable RS0030 // read only once completed: nothing blocks
-        return excess.IsCompletedSuccessfully ? new(AfterExcess(excess.Result, target, drawn)) : AfterExcessAsync(excess, target, drawn);
-#pragma warning restore RS0030
-    }
-
-    /// <summary>
-    /// Watermark mode tries ordinary memory first without blocking; then the charge takes what it can from the
-    /// reservation (<paramref name="drawn"/>). True when nothing is left to charge as ordinary memory.
-    /// </summary>
-    private bool Covers(MemoryBudget target, long bytes, AllocationMode mode, AllocationPriority priority, out long drawn)
-    {
-        drawn = 0;
-        if (Mode == ReservationMode.Watermark && target.TryChargeNow(bytes, mode, priority))
-        {
-            return true;
-        }
-
-        drawn = Take(bytes);
-        if (drawn > 0 && !MemoryBudget.ChargeBelow(target, this, drawn))
-        {
-            Return(drawn); // a descendant's own capacity refused: the whole charge is ordinary
-            drawn = 0;
-        }
-
-        return drawn == bytes;
-    }
-
-    /// <summary>The excess decided: a refusal gives back what was drawn, and so does a wait that ends without a grant.</summary>
-    private ChargeOutcome AfterExcess(ChargeOutcome excess, MemoryBudget target, long drawn)
-    {
-        if (excess.RefusedBy is not null)
-        {
-            Unwind(target, drawn);
-            return excess;
-        }
-
-        return excess.Wait is { } wait ? new ChargeOutcome(null, UnwindIfFailedAsync(wait, target, drawn)) : default;
-    }
-
-    private async ValueTask<ChargeOutcome> AfterExcessAsync(ValueTask<ChargeOutcome> excess, MemoryBudget target, long drawn)
-    {
-        ChargeOutcome decided;
-        try
-        {
-            decided = await excess.ConfigureAwait(false);
-        }
-        catch
-        {
-            Unwind(target, drawn);
-            throw;
-        }
-
-        return AfterExcess(decided, target, drawn);
-    }
-
-    /// <summary>Claims up to <paramref name="bytes"/> of <see cref="Remaining"/>; returns what it claimed.</summary>
-    private long Take(long bytes)
-    {
-        long remaining = Volatile.Read(ref _remaining);
-        while (true)
-        {
-            long take = Math.Min(bytes, remaining);
-            if (take <= 0)
-            {
-                return 0; // nothing left, or disposed
-            }
-
-            long seen = Interlocked.CompareExchange(ref _remaining, remaining - take, remaining);
-            if (seen == remaining)
-            {
-                return take;
-            }
-
-            remaining = seen;
-        }
-    }
-
-    /// <summary>
     /// Puts bytes the budget admitted (Committed counts them already) into the reservation: the first admission of one
     /// made for a wait fills and lists it; a growth joins <see cref="Remaining"/>. False, with nothing changed, when
     /// the reservation was disposed meanwhile: the caller returns the bytes. A grant calls it under the tree's lock.
     /// </summary>
     internal bool Admit(long bytes)
     {
-        if (Volatile.Read(ref _amount) == NotAdmitted)
+        if (_balance.Fill(bytes, out bool refused))
         {
-            _remaining = bytes; // nobody else sees this reservation before its admission completes
-            Volatile.Write(ref _amount, bytes);
-            Budget.Tree.Reservations.Add(this);
+            Budget.Tree.Reservations.Add(this); // the first admission: from now on Reserved counts it
             Budget.Counter.CountLiveReservation(1);
-            return true;
         }
 
-        if (!TryReturn(bytes, recordIfDisposed: false))
-        {
-            return false;
-        }
-
-        Interlocked.Add(ref _amount, bytes);
-        return true;
+        return !refused;
     }
 
     /// <summary><see cref="Admit"/> outside the tree's lock: bytes that a reservation disposed meanwhile cannot take go straight back (false).</summary>
@@ -470,50 +296,6 @@ public sealed class MemoryReservation : IDisposable, IAsyncDisposable
         return this;
     }
 
-    /// <summary>
-    /// Gives back claimed bytes. If the reservation was disposed meanwhile they go to the budget instead, and count as
-    /// given back undrawn, so <see cref="Drawn"/> does not keep them.
-    /// </summary>
-    private void Return(long bytes)
-    {
-        if (!TryReturn(bytes, recordIfDisposed: true))
-        {
-            Budget.ReleaseReserved(bytes);
-        }
-    }
-
-    /// <summary>
-    /// Adds <paramref name="bytes"/> to <see cref="Remaining"/> and returns true. Once disposed it returns false and the
-    /// caller releases them; with <paramref name="recordIfDisposed"/> (bytes a charge took, coming back) they join the
-    /// record of what was given back undrawn, else (a growth admitted too late) nothing changes.
-    /// </summary>
-    private bool TryReturn(long bytes, bool recordIfDisposed)
-    {
-        long remaining = Volatile.Read(ref _remaining);
-        while (remaining >= 0 || recordIfDisposed)
-        {
-            long next = remaining >= 0 ? remaining + bytes : remaining - bytes; // disposed: ~(given back + bytes)
-            long seen = Interlocked.CompareExchange(ref _remaining, next, remaining);
-            if (seen == remaining)
-            {
-                return remaining >= 0;
-            }
-
-            remaining = seen;
-        }
-
-        return false;
-    }
-
-    private void Unwind(MemoryBudget target, long drawn)
-    {
-        if (drawn > 0)
-        {
-            target.Counter.Undo(drawn, Budget.Counter, locked: false);
-            Return(drawn);
-        }
-    }
-
     private static async ValueTask GrownAsync(ValueTask<Task?> decided)
     {
         if (await decided.ConfigureAwait(false) is { } wait)
@@ -522,20 +304,7 @@ public sealed class MemoryReservation : IDisposable, IAsyncDisposable
         }
     }
 
-    private async Task UnwindIfFailedAsync(Task excess, MemoryBudget target, long drawn)
-    {
-        try
-        {
-            await excess.ConfigureAwait(false);
-        }
-        catch
-        {
-            Unwind(target, drawn);
-            throw;
-        }
-    }
-
-    private void ThrowIfDisposed() => ThrowIfDisposed(Volatile.Read(ref _remaining));
+    private void ThrowIfDisposed() => ThrowIfDisposed(_balance.RawRemaining);
 
     private void ThrowIfDisposed(long remaining)
     {

@@ -7,17 +7,28 @@ using Headroom.Lab.Scenarios.Common;
 namespace Headroom.Lab.Scenarios.AtomicReserve;
 
 /// <summary>
-/// Scenario 5, GFP_ATOMIC: a timer makes interrupt-like charges (NoWait, High: they cannot block, and may use 62.5 %
-/// of the min reserve) every millisecond while worker threads keep the budget full with ordinary MayFail charges, shrinking like a cache when refused.
+/// Scenario 5, GFP_ATOMIC: an interrupt-like thread makes charges that cannot block (NoWait, High: they may use 62.5 %
+/// of the min reserve) every millisecond while worker threads hold a working set at the edge of what ordinary MayFail
+/// charges may take, and keep it there.
 /// <c>with-reserve</c> runs on the default watermarks: ordinary charges stop at Min, so the reserve below it is there
-/// for the timer. <c>no-reserve</c> sets the min watermark to 0 and keeps Low and High where they were: the same code,
-/// with nothing set aside.
+/// for the interrupt. <c>no-reserve</c> sets the min watermark to 0 and keeps Low and High where they were: the same
+/// code, with nothing set aside.
 /// </summary>
+/// <remarks>
+/// The workers hold memory rather than churn it: memory a worker gives back sits parked in its thread's cache (or in a
+/// stock) until something takes it, and parked memory is given back before any refusal (semantics §9), so churn is a
+/// reserve of its own that the interrupt finds in either policy. Each step a worker asks for one more buffer; refused,
+/// it gives back its oldest buffer and takes one of the same size at once, from its own cache, so that what it holds
+/// stays at the edge. Their sizes (4 to 64 KiB) fill the gaps below the edge that a single large size would leave.
+/// The interrupt runs on a thread of its own, not on the thread pool, whose threads the run's own waits may hold.
+/// </remarks>
 internal sealed class AtomicReserveScenario : IScenario
 {
     private const long DefaultCapacity = 16L << 20;
-    private const int WorkerBuffer = 64 << 10;
+    private const int SmallestWorkerBuffer = 4 << 10;
+    private const int WorkerBufferClasses = 5; // 4, 8, 16, 32 and 64 KiB
     private const int AtomicBuffer = 16 << 10;
+    private const string WorkerRefusals = "workerRefusals"; // first recorded when the workers hold all they may
 
     public string Name => FigureNames.AtomicReserve;
 
@@ -25,9 +36,9 @@ internal sealed class AtomicReserveScenario : IScenario
 
     public string Why =>
         "Code that runs in interrupt context cannot sleep, so it cannot wait for reclaim: Linux keeps the memory below the " +
-        "min watermark for such callers and lets GFP_ATOMIC take 62.5 % of it. Here a timer charges NoWait with High " +
-        "priority every millisecond while workers fill the budget; the question is how often it is refused with the " +
-        "reserve and without it.";
+        "min watermark for such callers and lets GFP_ATOMIC take 62.5 % of it. Here an interrupt-like thread charges NoWait " +
+        "with High priority every millisecond while workers keep the budget as full as ordinary charges may make it; the " +
+        "question is how often it is refused with the reserve and without it.";
 
     public IReadOnlyList<string> Variants => [];
 
@@ -68,23 +79,22 @@ internal sealed class AtomicReserveScenario : IScenario
         }
 
         var irq = new Interrupts(budget, run);
-        await using (var timer = new Timer(_ => irq.Tick(), null, TimeSpan.FromMilliseconds(1), TimeSpan.FromMilliseconds(1)))
+        threads.Start("irq", () => irq.Run(Done));
+        try
         {
-            try
-            {
-                await Task.Run(() => threads.JoinAll(run.Settings.Duration + TimeSpan.FromSeconds(30)), CancellationToken.None).ConfigureAwait(false);
-            }
-            finally
-            {
-                await stop.CancelAsync().ConfigureAwait(false);
-                await Task.Run(() => threads.JoinAll(TimeSpan.FromSeconds(30)), CancellationToken.None).ConfigureAwait(false);
-            }
+            await Task.Run(() => threads.JoinAll(run.Settings.Duration + TimeSpan.FromSeconds(30)), CancellationToken.None).ConfigureAwait(false);
+        }
+        finally
+        {
+            await stop.CancelAsync().ConfigureAwait(false);
+            await Task.Run(() => threads.JoinAll(TimeSpan.FromSeconds(30)), CancellationToken.None).ConfigureAwait(false);
         }
 
-        irq.Dispose();
         run.Figure(FigureNames.AtomicAttempts, irq.Attempts);
         run.Figure(FigureNames.AtomicFailures, irq.Failures);
         run.Figure("atomicFailureRate", irq.Attempts == 0 ? 0 : (double)irq.Failures / irq.Attempts);
+        run.Figure("atomicAttemptsAtEdge", irq.AttemptsAtEdge);
+        run.Figure("atomicFailuresAtEdge", irq.FailuresAtEdge);
     }
 
     private static void Work(PolicyRun run, MemoryBudget budget, int worker, long limit, Func<bool> done)
@@ -98,44 +108,47 @@ internal sealed class AtomicReserveScenario : IScenario
             while (!done())
             {
                 long started = PolicyRun.Start();
-                int count = random.Next(2, 9);
-                while (holding + ((long)count * WorkerBuffer) > limit && held.TryDequeue(out IMemoryOwner<byte>? oldest))
+                int size = SmallestWorkerBuffer << random.Next(WorkerBufferClasses);
+                bool grown = false;
+                if (holding + size <= limit)
                 {
-                    oldest.Dispose(); // give back before asking again: no hold-and-wait among the workers
-                    holding -= WorkerBuffer;
+                    run.Activity($"worker-{worker}", $"charging {size >> 10} KiB MayFail, holding {holding >> 10} KiB");
+                    if (budget.TryRent(size, out IMemoryOwner<byte>? buffer, AllocationMode.MayFail, site: "worker"))
+                    {
+                        buffer.Memory.Span[0] = (byte)ops;
+                        held.Enqueue(buffer);
+                        holding += size;
+                        grown = true;
+                    }
+                    else
+                    {
+                        run.AddFigure(WorkerRefusals, 1);
+                    }
                 }
 
-                run.Activity($"worker-{worker}", $"charging {count} × {WorkerBuffer >> 10} KiB MayFail, holding {holding >> 10} KiB");
-                for (int i = 0; i < count; i++)
+                if (!grown && held.TryDequeue(out IMemoryOwner<byte>? oldest))
                 {
-                    IMemoryOwner<byte>? buffer;
-                    while (!budget.TryRent(WorkerBuffer, out buffer, AllocationMode.MayFail, site: "worker"))
+                    // At the edge: renew the oldest entry, as a cache replaces its coldest. Given back and taken at once
+                    // on this thread, it comes straight back from this thread's cache, so the budget stays as full.
+                    int length = oldest.Memory.Length;
+                    oldest.Dispose();
+                    holding -= length;
+                    run.Activity($"worker-{worker}", $"renewing {length >> 10} KiB MayFail, holding {holding >> 10} KiB");
+                    if (budget.TryRent(length, out IMemoryOwner<byte>? renewed, AllocationMode.MayFail, site: "worker"))
                     {
-                        // Memory is as full as ordinary charges may make it: give back the oldest buffer, as a cache
-                        // shrinks by a little, and take the room at once.
-                        run.AddFigure("workerRefusals", 1);
-                        if (!held.TryDequeue(out IMemoryOwner<byte>? oldest))
-                        {
-                            break;
-                        }
-
-                        oldest.Dispose();
-                        holding -= WorkerBuffer;
+                        renewed.Memory.Span[0] = (byte)ops;
+                        held.Enqueue(renewed);
+                        holding += length;
                     }
-
-                    if (buffer is null)
+                    else
                     {
-                        break;
+                        run.AddFigure(WorkerRefusals, 1); // the interrupt took the room meanwhile: the set is one smaller
                     }
-
-                    buffer.Memory.Span[0] = (byte)i;
-                    held.Enqueue(buffer);
-                    holding += WorkerBuffer;
                 }
 
                 if (++ops % 32 == 0)
                 {
-                    Thread.Sleep(1); // the workers do other things too; the timer must get a core
+                    Thread.Sleep(1); // the workers do other things too; the interrupt must get a core
                 }
 
                 run.Completed(started);
@@ -150,61 +163,66 @@ internal sealed class AtomicReserveScenario : IScenario
         }
     }
 
-    /// <summary>The timer's charges: each holds its buffer until the next tick, as a packet waits to be handed on.</summary>
-    private sealed class Interrupts(MemoryBudget budget, PolicyRun run) : IDisposable
+    /// <summary>The interrupt's charges: each holds its buffer until the next tick, as a packet waits to be handed on.</summary>
+    private sealed class Interrupts(MemoryBudget budget, PolicyRun run)
     {
-        private IMemoryOwner<byte>? _previous;
-        private int _inTick;
         private long _attempts;
         private long _failures;
-        private bool _disposed;
+        private long _attemptsAtEdge;
+        private long _failuresAtEdge;
 
         public long Attempts => Interlocked.Read(ref _attempts);
 
         public long Failures => Interlocked.Read(ref _failures);
 
-        public void Tick()
-        {
-            if (Interlocked.Exchange(ref _inTick, 1) != 0)
-            {
-                return; // an interrupt handler does not nest
-            }
+        /// <summary>Gets the attempts made once an ordinary charge had been refused: the workers hold all they may.</summary>
+        public long AttemptsAtEdge => Interlocked.Read(ref _attemptsAtEdge);
 
+        /// <summary>Gets the refusals among <see cref="AttemptsAtEdge"/>.</summary>
+        public long FailuresAtEdge => Interlocked.Read(ref _failuresAtEdge);
+
+        /// <summary>Ticks every millisecond until <paramref name="done"/>, then gives back the buffer it holds.</summary>
+        public void Run(Func<bool> done)
+        {
+            IMemoryOwner<byte>? previous = null;
             try
             {
-                if (_disposed)
+                while (!done())
                 {
-                    return;
-                }
+                    bool atEdge = run.Figures.ContainsKey(WorkerRefusals);
 
-                // The new buffer is asked for while the previous one is still held: given back first, it would be
-                // parked in this thread's cache and handed straight back, and the charge would never meet the budget.
-                Interlocked.Increment(ref _attempts);
-                if (budget.TryRent(AtomicBuffer, out IMemoryOwner<byte>? buffer, AllocationMode.NoWait, AllocationPriority.High, site: "irq"))
-                {
-                    buffer.Memory.Span[0] = 1;
-                }
-                else
-                {
-                    Interlocked.Increment(ref _failures);
-                    run.Activity("timer", "an interrupt-like charge was refused");
-                }
+                    // The new buffer is asked for while the previous one is still held: given back first, it would be
+                    // parked in this thread's cache and handed straight back, and the charge would never meet the budget.
+                    Interlocked.Increment(ref _attempts);
+                    if (atEdge)
+                    {
+                        Interlocked.Increment(ref _attemptsAtEdge);
+                    }
 
-                _previous?.Dispose();
-                _previous = buffer;
+                    if (budget.TryRent(AtomicBuffer, out IMemoryOwner<byte>? buffer, AllocationMode.NoWait, AllocationPriority.High, site: "irq"))
+                    {
+                        buffer.Memory.Span[0] = 1;
+                    }
+                    else
+                    {
+                        Interlocked.Increment(ref _failures);
+                        if (atEdge)
+                        {
+                            Interlocked.Increment(ref _failuresAtEdge);
+                        }
+
+                        run.Activity("irq", "an interrupt-like charge was refused");
+                    }
+
+                    previous?.Dispose();
+                    previous = buffer;
+                    Thread.Sleep(1);
+                }
             }
             finally
             {
-                Volatile.Write(ref _inTick, 0);
+                previous?.Dispose();
             }
-        }
-
-        /// <summary>Called after the timer was disposed and its callbacks finished.</summary>
-        public void Dispose()
-        {
-            _disposed = true;
-            _previous?.Dispose();
-            _previous = null;
         }
     }
 }

@@ -31,6 +31,9 @@ internal sealed class ServiceScenario : IScenario
 
     private static readonly TimeSpan MinimumLoad = TimeSpan.FromSeconds(1);
 
+    /// <summary>How often the load's end checks, once it is due, whether every client has had an answer.</summary>
+    private static readonly TimeSpan AnswerPoll = TimeSpan.FromMilliseconds(50);
+
     /// <summary>A client answered 503 waits this long before it tries again (shorter than Retry-After, to keep the pressure on).</summary>
     private static readonly TimeSpan RetryPause = TimeSpan.FromMilliseconds(100);
 
@@ -101,20 +104,46 @@ internal sealed class ServiceScenario : IScenario
             run.Figure("budgetCapacityBytes", double.Parse(started[3], CultureInfo.InvariantCulture));
             run.Figure("limitFoundBytes", double.Parse(started[5], CultureInfo.InvariantCulture));
             run.Activity("server", $"pid {child.Id} serving at {address}");
+            run.Figure("serverStartSeconds", clock.Elapsed.TotalSeconds);
 
             // The load ends at the run's duration counted from the start, so that the server's start (a second
             // runtime with ASP.NET Core) eats into it rather than past the runner's deadline; but it lasts a second at least.
             TimeSpan end = clock.Elapsed + MinimumLoad > duration ? clock.Elapsed + MinimumLoad : duration;
+
+            // On a loaded machine a fresh server's first answers (its code still being compiled, 24 bodies of 8 MiB
+            // arriving at once) came later than that: one run ended its load 2.4 s after a 2.6 s start with no upload
+            // answered at all, 200 or 503, and proved nothing. So the load goes on past its end until every client has
+            // had an answer, up to half the run's duration more, which the runner's deadline (twice the duration) leaves.
+            TimeSpan latest = end > run.Settings.Duration * 1.5 ? end : run.Settings.Duration * 1.5;
+            TimeSpan loadStarted = clock.Elapsed;
             using var client = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = Clients }) { BaseAddress = address, Timeout = TimeSpan.FromSeconds(20) };
             byte[] body = new byte[UploadBytes];
             new Random(run.Settings.Seed).NextBytes(body);
             using (var load = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
             {
-                load.CancelAfter(end - clock.Elapsed); // uploads still under way then are cut short and counted nowhere
-                await Task.WhenAll(Enumerable.Range(0, Clients).Select(_ => Task.Run(() => ClientAsync(client, body, child, run, outcome, load.Token, cancellationToken), CancellationToken.None))).ConfigureAwait(false);
+                Task clients = Task.WhenAll(Enumerable.Range(0, Clients).Select(_ => Task.Run(() => ClientAsync(client, body, child, run, outcome, load.Token, cancellationToken), CancellationToken.None)));
+                while (!clients.IsCompleted)
+                {
+                    TimeSpan now = clock.Elapsed;
+                    if (cancellationToken.IsCancellationRequested || now >= latest || (now >= end && Volatile.Read(ref outcome.Answered) == Clients))
+                    {
+                        await load.CancelAsync().ConfigureAwait(false); // uploads still under way now are cut short and counted nowhere
+                        break;
+                    }
+
+                    TimeSpan wait = now < end ? end - now : latest - now < AnswerPoll ? latest - now : AnswerPoll;
+                    await Task.WhenAny(clients, Task.Delay(wait, cancellationToken)).ConfigureAwait(false);
+                }
+
+                await clients.ConfigureAwait(false);
             }
 
+            run.Figure("loadSeconds", (clock.Elapsed - loadStarted).TotalSeconds);
+            run.Figure("answeredClients", outcome.Answered);
+
+            TimeSpan stopping = clock.Elapsed;
             await StopAsync(client, child, cancellationToken).ConfigureAwait(false);
+            run.Figure("serverStopSeconds", (clock.Elapsed - stopping).TotalSeconds);
         }
         finally
         {
@@ -169,6 +198,7 @@ internal sealed class ServiceScenario : IScenario
     /// <summary>One client: uploads until <paramref name="load"/> ends or the server is gone; a 503 waits <see cref="RetryPause"/>.</summary>
     private static async Task ClientAsync(HttpClient client, byte[] body, Process child, PolicyRun run, LoadOutcome outcome, CancellationToken load, CancellationToken cancellationToken)
     {
+        bool answered = false;
         while (!load.IsCancellationRequested && !child.HasExited)
         {
             long started = Stopwatch.GetTimestamp();
@@ -181,16 +211,16 @@ internal sealed class ServiceScenario : IScenario
                 if (response.StatusCode == HttpStatusCode.OK)
                 {
                     run.Completed(started);
-                    Interlocked.Increment(ref outcome.Ok);
+                    outcome.Count(ref outcome.Ok, ref answered);
                 }
                 else if (response.StatusCode == HttpStatusCode.ServiceUnavailable && response.Headers.RetryAfter is not null)
                 {
-                    Interlocked.Increment(ref outcome.Rejected);
+                    outcome.Count(ref outcome.Rejected, ref answered);
                     await Task.Delay(RetryPause, load).ConfigureAwait(false);
                 }
                 else
                 {
-                    Interlocked.Increment(ref outcome.Failed); // a 500 (OutOfMemoryException in a handler) or anything else
+                    outcome.Count(ref outcome.Failed, ref answered); // a 500 (OutOfMemoryException in a handler) or anything else
                 }
             }
             catch (OperationCanceledException) when (load.IsCancellationRequested)
@@ -200,7 +230,7 @@ internal sealed class ServiceScenario : IScenario
             }
             catch (Exception e) when (e is HttpRequestException or IOException or TaskCanceledException)
             {
-                Interlocked.Increment(ref outcome.Failed); // the connection was reset, the server died, or the 20 s timeout passed
+                outcome.Count(ref outcome.Failed, ref answered); // the connection was reset, the server died, or the 20 s timeout passed
             }
         }
     }
@@ -239,5 +269,19 @@ internal sealed class ServiceScenario : IScenario
         public long Ok;
         public long Rejected;
         public long Failed;
+
+        /// <summary>Clients that have had at least one answer (of any kind): the load does not end before all have.</summary>
+        public int Answered;
+
+        /// <summary>Counts one answer in <paramref name="tally"/>, and the client in <see cref="Answered"/> at its first.</summary>
+        public void Count(ref long tally, ref bool answered)
+        {
+            Interlocked.Increment(ref tally);
+            if (!answered)
+            {
+                answered = true;
+                Interlocked.Increment(ref Answered);
+            }
+        }
     }
 }
