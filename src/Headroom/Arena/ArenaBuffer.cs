@@ -11,7 +11,7 @@ namespace Headroom.Arena;
 [DebuggerDisplay("{_length} bytes of class {_class}")]
 internal sealed unsafe class ArenaBuffer : MemoryManager<byte>, IDisposable
 {
-    private readonly IBufferHome _home;
+    private readonly IBufferHome? _home; // null for the common home, the budget's arena: one reference store fewer (a write barrier) per rent
     private readonly MemoryBudget _budget;
     private readonly MemoryConsumer? _consumer;
     private readonly long _footprint;
@@ -19,7 +19,8 @@ internal sealed unsafe class ArenaBuffer : MemoryManager<byte>, IDisposable
     private readonly int _class;
     private nint _pointer; // 0 once disposed
 
-    internal ArenaBuffer(IBufferHome home, MemoryBudget budget, nint pointer, int cls, long footprint, int length, MemoryConsumer? consumer)
+    /// <summary>A buffer charged to <paramref name="budget"/>; <paramref name="home"/> null sends it back to the budget's arena.</summary>
+    internal ArenaBuffer(IBufferHome? home, MemoryBudget budget, nint pointer, int cls, long footprint, int length, MemoryConsumer? consumer)
     {
         Debug.Assert(length <= footprint);
         _home = home;
@@ -83,7 +84,14 @@ internal sealed unsafe class ArenaBuffer : MemoryManager<byte>, IDisposable
         nint pointer = Interlocked.Exchange(ref _pointer, 0); // two racing disposals return it once
         if (pointer != 0)
         {
-            _home.Return(pointer, _class, _footprint, _budget, _consumer);
+            if (_home is { } home)
+            {
+                home.Return(pointer, _class, _footprint, _budget, _consumer);
+            }
+            else
+            {
+                _budget.Arena.Return(pointer, _class, _footprint, _budget, _consumer); // a direct call: the arena is sealed
+            }
         }
     }
 

@@ -145,8 +145,8 @@ public sealed partial class MemoryBudget
         return Issue(arena, cls, footprint, length, consumer);
     }
 
-    /// <summary>A buffer for a charge already made to this budget (or drawn from a reservation for it).</summary>
-    internal ArenaBuffer Issue(IBufferHome home, NativeArena arena, int cls, long footprint, int length, MemoryConsumer? consumer) =>
+    /// <summary>A buffer for a charge already made to this budget (or drawn from a reservation for it); <paramref name="home"/> null returns it to the arena.</summary>
+    internal ArenaBuffer Issue(IBufferHome? home, NativeArena arena, int cls, long footprint, int length, MemoryConsumer? consumer) =>
         new(home, this, arena.TakeCharged(this, cls, footprint), cls, footprint, length, consumer);
 
     /// <summary>The size class of a buffer of <paramref name="size"/> bytes and what it charges; throws naming the size and the limit.</summary>
@@ -172,9 +172,10 @@ public sealed partial class MemoryBudget
     /// </summary>
     private bool TryRentParked(NativeArena arena, int cls, long footprint, int length, [NotNullWhen(true)] out ArenaBuffer? buffer)
     {
-        if (Parent is null && cls != SizeClasses.Direct && AllocationContext.Current is null && Queue.Count == 0 && arena.TryTakeParked(cls, out nint parked))
+        PerThread? thread = PerThread.Current; // the rent's one thread-static read: the context and the cache
+        if (Parent is null && cls != SizeClasses.Direct && thread?.Context is null && Queue.Count == 0 && arena.TryTakeParked(thread, cls, out nint parked))
         {
-            buffer = new ArenaBuffer(arena, this, parked, cls, footprint, length, consumer: null);
+            buffer = new ArenaBuffer(home: null, this, parked, cls, footprint, length, consumer: null);
             return true;
         }
 
@@ -190,7 +191,7 @@ public sealed partial class MemoryBudget
     internal long TrimParkedAtRoot() => Parent is null ? Volatile.Read(ref _arena)?.Trim(long.MaxValue) ?? 0 : 0;
 
     private ArenaBuffer Issue(NativeArena arena, int cls, long footprint, int length, MemoryConsumer? consumer) =>
-        Issue(arena, arena, cls, footprint, length, consumer);
+        Issue(home: null, arena, cls, footprint, length, consumer);
 
     private async ValueTask<IMemoryOwner<byte>> RentedAsync(ValueTask charge, NativeArena arena, int cls, long footprint, int length, MemoryConsumer? consumer)
     {

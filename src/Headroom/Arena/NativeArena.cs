@@ -25,12 +25,6 @@ internal sealed unsafe class NativeArena : IBufferHome
     /// <summary>Caches of other arenas a thread keeps before it flushes the oldest.</summary>
     private const int MaxOtherCaches = 8;
 
-    [ThreadStatic]
-    private static ThreadCache? t_cache;
-
-    [ThreadStatic]
-    private static List<ThreadCache>? t_others;
-
     private readonly Lock _cachesSync = new();
     private readonly Lock _trimSync = new(); // one trim (or flush) at a time: ThreadCache's protocol has one claimer
     private readonly List<ThreadCache> _caches = []; // guarded by _cachesSync
@@ -92,9 +86,12 @@ internal sealed unsafe class NativeArena : IBufferHome
     /// Takes a parked buffer of <paramref name="cls"/> without changing any counter: the caller either rents it at the
     /// root (where it is charged already) or releases its parked charge.
     /// </summary>
-    internal bool TryTakeParked(int cls, out nint buffer)
+    internal bool TryTakeParked(int cls, out nint buffer) => TryTakeParked(PerThread.Current, cls, out buffer);
+
+    /// <summary>As <see cref="TryTakeParked(int, out nint)"/>, for a caller that has read <see cref="PerThread.Current"/> already.</summary>
+    internal bool TryTakeParked(PerThread? thread, int cls, out nint buffer)
     {
-        ThreadCache? cache = t_cache;
+        ThreadCache? cache = thread?.Cache;
         if (cls < SizeClasses.ThreadCached && cache is not null && cache.Arena == this && cache.TryEnter())
         {
             buffer = cache.Pop(cls);
@@ -133,11 +130,12 @@ internal sealed unsafe class NativeArena : IBufferHome
     public void Return(nint buffer, int cls, long footprint, MemoryBudget budget, MemoryConsumer? consumer)
     {
         // Park only when nobody waits at the root (the bytes are theirs) and not inside a reclaimer (its progress must be real).
-        if (cls != SizeClasses.Direct && !_closed && Root.Queue.Count == 0 && AllocationContext.Current?.Reclaiming is null)
+        PerThread? thread = PerThread.Current; // the return's one thread-static read: the context and the cache
+        if (cls != SizeClasses.Direct && !_closed && Root.Queue.Count == 0 && thread?.Context?.Reclaiming is null)
         {
             if (budget == Root)
             {
-                if (Park(buffer, cls))
+                if (Park(thread, buffer, cls))
                 {
                     consumer?.Attribute(-footprint); // in use becomes parked: the root's Committed stays as it is
                     return;
@@ -146,7 +144,7 @@ internal sealed unsafe class NativeArena : IBufferHome
             else if (Root.ChargeOrdinary(footprint, AllocationMode.NoWait, AllocationPriority.Normal, site: null, CancellationToken.None).RefusedBy is null)
             {
                 // Charged as parked at the root before uncharged from the renter: the native bytes stay covered throughout.
-                if (Park(buffer, cls))
+                if (Park(PerThread.Current, buffer, cls)) // read again: the charge may have bound a stock
                 {
                     budget.Uncharge(footprint, consumer);
                     return;
@@ -210,7 +208,7 @@ internal sealed unsafe class NativeArena : IBufferHome
     }
 
     /// <summary>Parks a buffer whose bytes are (or are about to stop being) charged to the root as parked.</summary>
-    private bool Park(nint buffer, int cls)
+    private bool Park(PerThread? thread, nint buffer, int cls)
     {
         if (Poison)
         {
@@ -218,7 +216,7 @@ internal sealed unsafe class NativeArena : IBufferHome
         }
 
         bool parked = false;
-        if (cls < SizeClasses.ThreadCached && OwnCache() is { } cache && cache.TryEnter())
+        if (cls < SizeClasses.ThreadCached && OwnCache(thread) is { } cache && cache.TryEnter())
         {
             parked = cache.Push(cls, buffer);
             cache.Exit();
@@ -269,20 +267,21 @@ internal sealed unsafe class NativeArena : IBufferHome
     }
 
     /// <summary>This thread's cache of this arena, created on first use; null once the arena is closed.</summary>
-    private ThreadCache? OwnCache()
+    private ThreadCache? OwnCache(PerThread? thread)
     {
-        ThreadCache? cache = t_cache;
+        ThreadCache? cache = thread?.Cache;
         return cache is not null && cache.Arena == this ? cache : OwnCacheSlow();
     }
 
     private ThreadCache? OwnCacheSlow()
     {
-        List<ThreadCache> others = t_others ??= [];
+        PerThread thread = PerThread.Ensure();
+        List<ThreadCache> others = thread.OtherCaches ??= [];
         others.RemoveAll(static c => c.Arena.IsClosed);
-        ThreadCache? current = t_cache;
+        ThreadCache? current = thread.Cache;
         if (current is not null && current.Arena.IsClosed)
         {
-            current = t_cache = null;
+            current = thread.Cache = null;
         }
 
         int index = others.FindIndex(c => c.Arena == this);
@@ -317,7 +316,7 @@ internal sealed unsafe class NativeArena : IBufferHome
             }
         }
 
-        t_cache = found;
+        thread.Cache = found;
         return found;
     }
 

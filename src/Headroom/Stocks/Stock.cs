@@ -12,9 +12,6 @@ namespace Headroom.Stocks;
 /// </summary>
 internal sealed class Stock
 {
-    [ThreadStatic]
-    private static Stock? t_stock;
-
     /// <summary>The budget the stock is bound to; written by the owner only while the stock is not registered.</summary>
     private MemoryBudget? _budget;
 
@@ -44,7 +41,7 @@ internal sealed class Stock
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static bool TryCharge(MemoryBudget budget, long bytes)
     {
-        Stock? stock = t_stock;
+        Stock? stock = PerThread.Current?.Stock; // the thread's one thread-static read of this path
         if (stock is not null && stock._budget == budget && stock.TryTake(bytes))
         {
             return true;
@@ -57,8 +54,9 @@ internal sealed class Stock
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static bool TryUncharge(MemoryBudget budget, long bytes)
     {
-        Stock? stock = t_stock;
-        return stock is not null && stock._budget == budget && stock.TryGive(bytes);
+        PerThread? thread = PerThread.Current; // one thread-static read for the stock and the context both
+        Stock? stock = thread?.Stock;
+        return stock is not null && stock._budget == budget && stock.TryGive(bytes, thread!.Context);
     }
 
     /// <summary>
@@ -87,9 +85,9 @@ internal sealed class Stock
     /// path, which refuses it (another thread's stock can still hide an over-uncharge; see MemoryBudget.Uncharge).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private bool TryGive(long bytes)
+    private bool TryGive(long bytes, AllocationContext? context)
     {
-        if (AllocationContext.Current is { Reclaiming: not null })
+        if (context is { Reclaiming: not null })
         {
             return false;
         }
@@ -135,7 +133,8 @@ internal sealed class Stock
             return false; // memory is short or somebody waits: leave the registry as it is, so that drains stay cheap
         }
 
-        Stock stock = t_stock ??= new Stock();
+        PerThread thread = PerThread.Ensure();
+        Stock stock = thread.Stock ??= new Stock();
         if (stock._budget != budget || stock._state != StockState.Active)
         {
             if (!stock.Unbind() || !drain.TryRegister(stock, budget))

@@ -23,7 +23,7 @@ public sealed partial class LayerTests
         ["Cgroups"] = ["Budgets"],
         ["Arena"] = ["Budgets", "Accounting", "Reclaim", "Oom"], // Oom: a buffer's home names its consumer (back)
         ["Reservations"] = ["Budgets", "Accounting", "Oom"], // Oom: a reservation credits its consumer (back)
-        ["Budgets"] = ["Accounting", "Waiting", "Reservations", "Stocks", "Reclaim", "Oom", "Diagnostics", "Pressure"], // Reservations, Stocks: the tree owns their registries (back)
+        ["Budgets"] = ["Accounting", "Waiting", "Reservations", "Stocks", "Arena", "Reclaim", "Oom", "Diagnostics", "Pressure"], // Reservations, Stocks: the tree owns their registries (back); Stocks, Arena: a thread's slot (PerThread) holds its stock and arena caches
         ["Stocks"] = ["Budgets", "Accounting"],
         // accounting: the per-level counters every grant and release goes through; it reads a level's wait queue to
         // keep its order and wakes it, and calls nothing else
