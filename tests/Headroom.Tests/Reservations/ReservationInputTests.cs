@@ -41,6 +41,7 @@ public sealed class ReservationInputTests
         await cts.CancelAsync();
 
         Assert.Throws<OperationCanceledException>(() => r.Charge(50, cancellationToken: cts.Token)); // covered, yet cancelled
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => r.ChargeAsync(50, cancellationToken: cts.Token).AsTask());
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => budget.ReserveAsync(100, cancellationToken: cts.Token).AsTask());
 
         Assert.Equal((0, 200), (r.Drawn, r.Remaining));
