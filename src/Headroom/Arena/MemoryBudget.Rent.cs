@@ -172,8 +172,8 @@ public sealed partial class MemoryBudget
     /// </summary>
     private bool TryRentParked(NativeArena arena, int cls, long footprint, int length, [NotNullWhen(true)] out ArenaBuffer? buffer)
     {
-        PerThread? thread = PerThread.Current; // the rent's one thread-static read: the context and the cache
-        if (Parent is null && cls != SizeClasses.Direct && thread?.Context is null && Queue.Count == 0 && arena.TryTakeParked(thread, cls, out nint parked))
+        PerThread? thread = PerThread.Current; // the rent's thread-static read of the cache (the context has its own)
+        if (Parent is null && cls != SizeClasses.Direct && AllocationContext.Current is null && Queue.Count == 0 && arena.TryTakeParked(thread, cls, out nint parked))
         {
             buffer = new ArenaBuffer(home: null, this, parked, cls, footprint, length, consumer: null);
             return true;

@@ -130,8 +130,8 @@ internal sealed unsafe class NativeArena : IBufferHome
     public void Return(nint buffer, int cls, long footprint, MemoryBudget budget, MemoryConsumer? consumer)
     {
         // Park only when nobody waits at the root (the bytes are theirs) and not inside a reclaimer (its progress must be real).
-        PerThread? thread = PerThread.Current; // the return's one thread-static read: the context and the cache
-        if (cls != SizeClasses.Direct && !_closed && Root.Queue.Count == 0 && thread?.Context?.Reclaiming is null)
+        PerThread? thread = PerThread.Current; // the return's thread-static read of the cache (the context has its own)
+        if (cls != SizeClasses.Direct && !_closed && Root.Queue.Count == 0 && AllocationContext.Current?.Reclaiming is null)
         {
             if (budget == Root)
             {

@@ -3,27 +3,25 @@ namespace Headroom;
 /// <summary>
 /// The flow's allocation context: Linux's memalloc scope flags in <c>current-&gt;flags</c>, plus the ambient reservation.
 /// Immutable; a scope installs a derived copy and restores the previous one. It flows through <see langword="await"/>
-/// as an <see cref="AsyncLocal{T}"/>, and costs a charge one thread-static read (shared with the stock and the arena cache, see <see cref="PerThread"/>)
-/// whether or not any scope is open.
+/// as an <see cref="AsyncLocal{T}"/>, and costs a charge one thread-static read whether or not any scope is open.
 /// </summary>
 internal sealed record AllocationContext
 {
-    // The flow's value is mirrored into this thread's PerThread on every change the runtime makes on this thread (a
-    // scope's install or restore, an await resuming another flow here), as CultureInfo.CurrentCulture does: reading it
-    // is then one thread-static load, where Flow.Value would search the execution context on every charge and uncharge.
-    // A thread that never saw a context gets no PerThread for a change to null: its missing object reads as null.
-    private static readonly AsyncLocal<AllocationContext?> Flow = new(static change =>
-    {
-        if (change.CurrentValue is not null || PerThread.Current is not null)
-        {
-            PerThread.Ensure().Context = change.CurrentValue;
-        }
-    });
+    // The flow's value is mirrored into a thread-static on every change the runtime makes on this thread (a scope's
+    // install or restore, an await resuming another flow here), as CultureInfo.CurrentCulture does: reading it is then
+    // one thread-static load, where Flow.Value would search the execution context on every charge and uncharge. The
+    // callback is one store and nothing else: an exception thrown in it (an allocation's OutOfMemoryException, a
+    // thread interrupted there) ends the process, so it neither allocates nor calls (a mirror in PerThread did both
+    // and crashed the Coyote run when Coyote interrupted a thread inside it).
+    private static readonly AsyncLocal<AllocationContext?> Flow = new(static change => t_current = change.CurrentValue);
+
+    [ThreadStatic]
+    private static AllocationContext? t_current;
 
     private static readonly AllocationContext Empty = new();
 
     /// <summary>Gets the flow's context, or null: one thread-static read.</summary>
-    internal static AllocationContext? Current => PerThread.Current?.Context;
+    internal static AllocationContext? Current => t_current;
 
     /// <summary>The ambient reservation (semantics §5).</summary>
     internal MemoryReservation? Reservation { get; private init; }

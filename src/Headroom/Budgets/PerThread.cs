@@ -4,13 +4,14 @@ using Headroom.Stocks;
 namespace Headroom;
 
 /// <summary>
-/// What one thread keeps for the charge and rent paths (Linux's per-CPU area next to <c>current</c>): the mirror of
-/// the flow's <see cref="AllocationContext"/>, the thread's stock and its arena caches, behind one thread-static.
+/// What one thread keeps for the charge and rent paths (Linux's per-CPU area): the thread's stock and its arena
+/// caches, behind one thread-static. The flow's <see cref="AllocationContext"/> keeps a thread-static of its own: its
+/// mirror is written from an AsyncLocal callback, which must neither allocate nor call.
 /// </summary>
 /// <remarks>
 /// Every thread-static of this assembly costs its own lookup of the type's thread-static block (on Linux a call to
-/// <c>__tls_get_addr</c> each), and a rent used to make two of them and its return two more. With one object a path
-/// makes one lookup and reads the rest as plain fields. Only the owning thread reads or writes these fields; what
+/// <c>__tls_get_addr</c> each), and a rent used to make two of them (besides the context's) and its return two more.
+/// With one object a path makes one lookup and reads the rest as plain fields. Only the owning thread reads or writes these fields; what
 /// other threads see of a stock or a cache goes through those objects' own protocols, not through this one.
 /// </remarks>
 internal sealed class PerThread
@@ -23,9 +24,6 @@ internal sealed class PerThread
 
     /// <summary>Gets this thread's object, created on first use.</summary>
     internal static PerThread Ensure() => t_current ?? Create();
-
-    /// <summary>Gets or sets the flow's context as last installed on this thread (see <see cref="AllocationContext.Current"/>).</summary>
-    internal AllocationContext? Context { get; set; }
 
     /// <summary>Gets or sets the thread's stock, created on its first refill.</summary>
     internal Stock? Stock { get; set; }

@@ -54,9 +54,9 @@ internal sealed class Stock
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static bool TryUncharge(MemoryBudget budget, long bytes)
     {
-        PerThread? thread = PerThread.Current; // one thread-static read for the stock and the context both
+        PerThread? thread = PerThread.Current;
         Stock? stock = thread?.Stock;
-        return stock is not null && stock._budget == budget && stock.TryGive(bytes, thread!.Context);
+        return stock is not null && stock._budget == budget && stock.TryGive(bytes, AllocationContext.Current);
     }
 
     /// <summary>
