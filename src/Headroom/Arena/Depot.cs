@@ -30,7 +30,6 @@ internal sealed class Depot
     {
         lock (_sync)
         {
-            LockOrder.Entered(LockLevel.Leaf, _sync);
             Debug.Assert(_bytes >= 0 && _bytes <= _limit);
             if (!_bins[cls].TryPop(out nint buffer))
             {
@@ -48,7 +47,6 @@ internal sealed class Depot
         int footprint = SizeClasses.Footprint(cls);
         lock (_sync)
         {
-            LockOrder.Entered(LockLevel.Leaf, _sync);
             Debug.Assert(_bytes >= 0 && _bytes <= _limit);
             if (_bytes + footprint > _limit)
             {
@@ -66,7 +64,6 @@ internal sealed class Depot
     {
         lock (_sync)
         {
-            LockOrder.Entered(LockLevel.Leaf, _sync);
             Debug.Assert(_bytes >= 0 && _bytes <= _limit);
             long taken = 0;
             for (int cls = _bins.Length - 1; cls >= 0 && taken < target; cls--)

@@ -29,14 +29,14 @@ internal static class LockOrder
     [Conditional("DEBUG")]
     internal static void Entered(LockLevel level, object sync)
     {
-        Debug.Assert(IsHeld(sync), "Entered is called inside the lock it names");
+        Debug.Assert(Monitor.IsEntered(sync), "Entered is called inside the lock it names");
         if (ControlledScheduling)
         {
             return;
         }
 
         List<(LockLevel Level, object Sync)> held = t_held ??= [];
-        held.RemoveAll(static h => !IsHeld(h.Sync));
+        held.RemoveAll(static h => !Monitor.IsEntered(h.Sync));
         foreach ((LockLevel heldLevel, object heldSync) in held)
         {
             Debug.Assert(
@@ -45,15 +45,6 @@ internal static class LockOrder
         }
 
         held.Add((level, sync));
-    }
-
-    /// <summary><see cref="Entered(LockLevel, object)"/> for a <see cref="Lock"/>, which is recorded for its identity only, never locked as a Monitor.</summary>
-    [Conditional("DEBUG")]
-    internal static void Entered(LockLevel level, Lock sync)
-    {
-#pragma warning disable CS9216 // kept as an object to compare and to ask IsHeldByCurrentThread; nothing locks it as a Monitor
-        Entered(level, (object)sync);
-#pragma warning restore CS9216
     }
 
     /// <summary>Debug builds: asserts that the caller holds <paramref name="sync"/>, where a method says "caller holds" it.</summary>
@@ -66,9 +57,6 @@ internal static class LockOrder
     /// (the order, and "not under this lock") are off there; the "caller holds" checks stay.
     /// </summary>
     internal static bool ControlledScheduling { get; set; }
-
-    /// <summary>Whether this thread holds <paramref name="sync"/>: a <see cref="Lock"/> (the leaf locks that Coyote need not control) or a Monitor.</summary>
-    private static bool IsHeld(object sync) => sync is Lock l ? l.IsHeldByCurrentThread : Monitor.IsEntered(sync);
 
     /// <summary>Debug builds, for assertions: true when this thread does not hold <paramref name="sync"/>.</summary>
     internal static bool NotHeld(object sync) => ControlledScheduling || !Monitor.IsEntered(sync);

@@ -83,8 +83,6 @@ public sealed class Mempool<T> : IDisposable
         {
             lock (_sync)
             {
-                LockOrder.Entered(LockLevel.Leaf, _sync);
-                Debug.Assert(_waiters.Count == 0 || _pool.Count == 0, "nobody waits while the pool has elements");
                 return _pool.Count;
             }
         }
@@ -183,7 +181,6 @@ public sealed class Mempool<T> : IDisposable
         ArgumentNullException.ThrowIfNull(element);
         lock (_sync)
         {
-            LockOrder.Entered(LockLevel.Leaf, _sync);
             Debug.Assert(_waiters.Count == 0 || _pool.Count == 0, "nobody waits while the pool has elements");
             if (_pooled.Contains(element))
             {
@@ -217,8 +214,6 @@ public sealed class Mempool<T> : IDisposable
         TaskCompletionSource<T>[] waiters;
         lock (_sync)
         {
-            LockOrder.Entered(LockLevel.Leaf, _sync);
-            Debug.Assert(_waiters.Count == 0 || _pool.Count == 0, "nobody waits while the pool has elements");
             if (_disposed)
             {
                 return;
@@ -272,8 +267,6 @@ public sealed class Mempool<T> : IDisposable
         // 2. The pool.
         lock (_sync)
         {
-            LockOrder.Entered(LockLevel.Leaf, _sync);
-            Debug.Assert(_waiters.Count == 0 || _pool.Count == 0, "nobody waits while the pool has elements");
             if (_pool.TryPop(out element))
             {
                 _pooled.Remove(element);
@@ -297,8 +290,6 @@ public sealed class Mempool<T> : IDisposable
         // 4. Wait for an element to come back.
         lock (_sync)
         {
-            LockOrder.Entered(LockLevel.Leaf, _sync);
-            Debug.Assert(_waiters.Count == 0 || _pool.Count == 0, "nobody waits while the pool has elements");
             if (_disposed)
             {
                 ThrowDisposed();
@@ -357,8 +348,6 @@ public sealed class Mempool<T> : IDisposable
     {
         lock (_sync)
         {
-            LockOrder.Entered(LockLevel.Leaf, _sync);
-            Debug.Assert(_waiters.Count == 0 || _pool.Count == 0, "nobody waits while the pool has elements");
             _waiters.Remove(waiter);
         }
 
