@@ -1,3 +1,5 @@
+using Headroom.Tests.Reclaim;
+
 namespace Headroom.Tests.Budgets;
 
 /// <summary>
@@ -14,7 +16,7 @@ public sealed class AsyncScopeChargeTests
     public async Task A_ChargeAsync_in_a_consumers_scope_that_needs_reclaim_returns_pending_and_is_credited_to_the_consumer()
     {
         using MemoryBudget budget = TestBudgets.Flat(1000);
-        var cache = new GatedCache(budget, 600);
+        var cache = new GatedReclaimer(budget, 600);
         using IDisposable registration = budget.RegisterReclaimer(cache, new ReclaimerOptions { Domain = "gated", Timeout = Timeout.InfiniteTimeSpan });
         budget.Charge(300, AllocationMode.NoWait); // 900 charged: 200 more needs the cache
         using var cancellation = new CancellationTokenSource();
@@ -33,7 +35,7 @@ public sealed class AsyncScopeChargeTests
         await charge.WaitAsync(Patience);
 
         Assert.Equal(200, consumer.Charged);
-        Assert.Equal(300 + 200 + cache.Cached, budget.Used); // the ledger
+        Assert.Equal(300 + 200 + cache.Held, budget.Used); // the ledger
         using (consumer.Enter())
         {
             budget.Uncharge(200);
@@ -49,7 +51,7 @@ public sealed class AsyncScopeChargeTests
     public async Task A_ChargeAsync_in_a_reservations_scope_whose_excess_needs_reclaim_returns_pending_and_draws_once()
     {
         using MemoryBudget budget = TestBudgets.Flat(1000);
-        var cache = new GatedCache(budget, 500);
+        var cache = new GatedReclaimer(budget, 500);
         using IDisposable registration = budget.RegisterReclaimer(cache, new ReclaimerOptions { Domain = "gated", Timeout = Timeout.InfiniteTimeSpan });
         Assert.True(budget.TryReserve(100, out MemoryReservation? reservation, ReservationMode.Tokens));
         budget.Charge(400, AllocationMode.NoWait); // 500 cached + 100 reserved + 400 charged: full
@@ -67,56 +69,10 @@ public sealed class AsyncScopeChargeTests
         await charge.WaitAsync(Patience);
 
         Assert.Equal((100, 0), (reservation.Drawn, reservation.Remaining));
-        Assert.Equal(400 + 250 + cache.Cached, budget.Used);
+        Assert.Equal(400 + 250 + cache.Held, budget.Used);
         reservation.Dispose();
         budget.Uncharge(650);
         cache.Drop();
         TestBudgets.AssertEmpty(budget);
-    }
-
-    /// <summary>A cache charged to the budget whose reclaim awaits a gate the test opens, then really uncharges.</summary>
-    private sealed class GatedCache : IAsyncMemoryReclaimer
-    {
-        private readonly MemoryBudget _budget;
-        private readonly TaskCompletionSource _gate = new(TaskCreationOptions.RunContinuationsAsynchronously);
-        private long _cached;
-
-        internal GatedCache(MemoryBudget budget, long cached)
-        {
-            _budget = budget;
-            budget.Charge(cached, AllocationMode.NoWait);
-            _cached = cached;
-        }
-
-        internal long Cached => Interlocked.Read(ref _cached);
-
-        public long GetReclaimableBytes() => Cached;
-
-        public async ValueTask<long> ReclaimAsync(long target, CancellationToken cancellationToken)
-        {
-            await _gate.Task.WaitAsync(cancellationToken);
-            return Free(target);
-        }
-
-        internal void Open() => _gate.TrySetResult();
-
-        internal void Drop() => Free(long.MaxValue);
-
-        private long Free(long bytes)
-        {
-            long freed;
-            lock (_gate)
-            {
-                freed = Math.Min(bytes, _cached);
-                _cached -= freed;
-            }
-
-            if (freed > 0)
-            {
-                _budget.Uncharge(freed);
-            }
-
-            return freed;
-        }
     }
 }

@@ -83,7 +83,7 @@ public sealed class AsyncReclaimTests
     public async Task The_callers_token_reaches_an_async_reclaimer_and_cancels_the_charge()
     {
         using MemoryBudget budget = TestBudgets.Flat(1000);
-        var reclaimer = new SlowReclaimer(budget, 1000);
+        var reclaimer = new GatedReclaimer(budget, 1000);
         using IDisposable registration = budget.RegisterReclaimer(reclaimer, new ReclaimerOptions { Domain = "slow", Timeout = Timeout.InfiniteTimeSpan });
         using var cts = new CancellationTokenSource();
 
@@ -104,7 +104,7 @@ public sealed class AsyncReclaimTests
     public async Task The_callers_token_reaches_an_async_reclaimer_and_cancels_the_reservation()
     {
         using MemoryBudget budget = TestBudgets.Flat(1000);
-        var reclaimer = new SlowReclaimer(budget, 1000);
+        var reclaimer = new GatedReclaimer(budget, 1000);
         using IDisposable registration = budget.RegisterReclaimer(reclaimer, new ReclaimerOptions { Domain = "slow", Timeout = Timeout.InfiniteTimeSpan });
         using var cts = new CancellationTokenSource();
 
@@ -127,7 +127,7 @@ public sealed class AsyncReclaimTests
     {
         using MemoryBudget budget = TestBudgets.Flat(1000);
         Assert.True(budget.TryReserve(10, out MemoryReservation? reservation));
-        var reclaimer = new SlowReclaimer(budget, 990);
+        var reclaimer = new GatedReclaimer(budget, 990);
         using IDisposable registration = budget.RegisterReclaimer(reclaimer, new ReclaimerOptions { Domain = "slow", Timeout = Timeout.InfiniteTimeSpan });
         using var cts = new CancellationTokenSource();
 
@@ -152,7 +152,7 @@ public sealed class AsyncReclaimTests
     {
         using MemoryBudget budget = TestBudgets.Flat(1000);
         Assert.True(budget.TryReserve(10, out MemoryReservation? reservation, ReservationMode.Tokens));
-        var reclaimer = new SlowReclaimer(budget, 990);
+        var reclaimer = new GatedReclaimer(budget, 990);
         using IDisposable registration = budget.RegisterReclaimer(reclaimer, new ReclaimerOptions { Domain = "slow", Timeout = Timeout.InfiniteTimeSpan });
         using var cts = new CancellationTokenSource();
 
@@ -190,7 +190,7 @@ public sealed class AsyncReclaimTests
     {
         const long Total = Requests * Each;
         using MemoryBudget budget = TestBudgets.Flat(Total, "pool");
-        var reclaimer = new SlowReclaimer(budget, Total - (Requests * seeds));
+        var reclaimer = new GatedReclaimer(budget, Total - (Requests * seeds));
         using IDisposable registration = budget.RegisterReclaimer(reclaimer, new ReclaimerOptions { Domain = "slow", Timeout = TimeSpan.FromSeconds(2) });
         Exception? failure = null;
         Task<Action>[] requests = [];
@@ -245,65 +245,5 @@ public sealed class AsyncReclaimTests
         }
 
         TestBudgets.AssertEmpty(budget);
-    }
-
-    /// <summary>An asynchronous cache that awaits a gate before it frees anything.</summary>
-    private sealed class SlowReclaimer : IAsyncMemoryReclaimer
-    {
-        private readonly MemoryBudget _budget;
-        private readonly TaskCompletionSource _gate = new(TaskCreationOptions.RunContinuationsAsynchronously);
-        private long _held;
-
-        internal SlowReclaimer(MemoryBudget budget, long held)
-        {
-            _budget = budget;
-            budget.Charge(held, AllocationMode.NoWait);
-            _held = held;
-        }
-
-        internal ManualResetEventSlim Started { get; } = new();
-
-        internal long Held => Interlocked.Read(ref _held);
-
-        internal bool SawCancellation { get; private set; }
-
-        public long GetReclaimableBytes() => Held;
-
-        public async ValueTask<long> ReclaimAsync(long target, CancellationToken cancellationToken)
-        {
-            Started.Set();
-            try
-            {
-                await _gate.Task.WaitAsync(cancellationToken);
-            }
-            catch (OperationCanceledException)
-            {
-                SawCancellation = true;
-                throw;
-            }
-
-            return Free(target);
-        }
-
-        internal void Open() => _gate.TrySetResult();
-
-        internal void Drop() => Free(long.MaxValue);
-
-        private long Free(long bytes)
-        {
-            long freed;
-            lock (_gate)
-            {
-                freed = Math.Min(bytes, _held);
-                _held -= freed;
-            }
-
-            if (freed > 0)
-            {
-                _budget.Uncharge(freed);
-            }
-
-            return freed;
-        }
     }
 }
