@@ -41,7 +41,7 @@ internal sealed class Stock
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static bool TryCharge(MemoryBudget budget, long bytes)
     {
-        Stock? stock = PerThread.Current?.Stock; // one thread-static read for the stock (the flow.s context has its own)
+        Stock? stock = PerThread.Current?.Stock; // one thread-static read for the stock (the flow's context has its own)
         if (stock is not null && stock._budget == budget && stock.TryTake(bytes))
         {
             return true;
