@@ -44,6 +44,21 @@ internal sealed unsafe class ArenaBuffer : MemoryManager<byte>, IDisposable
     /// <summary>Gets the native address, or 0 once disposed (for tests that compare it with the arena's chunks).</summary>
     internal nint Address => Volatile.Read(ref _pointer);
 
+    /// <summary>Gets the buffer as memory, without making a span first as the base class does (a pipe reads it once a segment).</summary>
+    /// <exception cref="ObjectDisposedException">The buffer was disposed.</exception>
+    public override Memory<byte> Memory
+    {
+        get
+        {
+            if (_pointer == 0)
+            {
+                ThrowDisposed();
+            }
+
+            return CreateMemory(_length);
+        }
+    }
+
     /// <inheritdoc />
     public override Span<byte> GetSpan()
     {
