@@ -1,5 +1,7 @@
 #if DEBUG // the lock order's bookkeeping exists in Debug builds only: in Release every LockOrder.Entered call is compiled out
 
+using Headroom.Arena;
+
 namespace Headroom.Tests.Budgets;
 
 /// <summary>
@@ -8,6 +10,27 @@ namespace Headroom.Tests.Budgets;
 /// </summary>
 public sealed class LockOrderTests
 {
+    /// <summary>
+    /// A thread that only rents and returns takes the arena depot's lock and no other: its record grew by one entry per
+    /// region (the entry of the last region could not be told from the current one, as the lock is held again), so
+    /// each check walked them all and the lab's page-cache fill slowed quadratically until the watchdog declared a stall.
+    /// </summary>
+    [Fact]
+    public void A_thread_taking_the_depots_lock_again_and_again_records_it_once()
+    {
+        var depot = new Depot(limit: 1 << 20);
+        int recorded = OnFreshThread(() =>
+        {
+            for (int i = 0; i < 100; i++)
+            {
+                Assert.Equal(0, depot.Pop(cls: 0));
+            }
+        });
+
+        Assert.Equal(1, recorded);
+        Assert.Equal(0, depot.Bytes);
+    }
+
     /// <summary>
     /// The pruning keeps entries of locks this thread holds, and a lock entered again is held again: its entry from the
     /// last region could not be told from the current one, so each region added one and each check walked them all.
