@@ -14,22 +14,17 @@ internal sealed class ReservedMemoryPool : MemoryPool<byte>, IBufferHome
 {
     private readonly MemoryReservation _reservation;
     private readonly AllocationMode _mode;
-    private readonly Stack<nint>[] _kept = new Stack<nint>[SizeClasses.Count]; // guarded by _guard
-    private bool _disposed; // guarded by _guard
-
-    // The guard of the kept stacks. Its sections are a push or a pop (disposal's a few more), never a wait or a call
-    // out, so a thread that finds it taken spins: a Lock costs two locked instructions per section (its enter and its
-    // exit); a SpinLock without owner tracking enters with one and leaves with a plain release store, and every rent
-    // and every return of the pool passes it once.
-    private SpinLock _guard = new(enableThreadOwnerTracking: false);
+    private readonly KeptBuffers[] _shares; // one per core (at most 64): a rent takes from its core's first, then from the others
+    private volatile bool _disposed; // set before the shares close: a direct rent, which keeps nothing, reads it alone
 
     internal ReservedMemoryPool(MemoryReservation reservation, AllocationMode mode)
     {
         _reservation = reservation;
         _mode = mode;
-        for (int cls = 0; cls < _kept.Length; cls++)
+        _shares = new KeptBuffers[Math.Min(Environment.ProcessorCount, 64)];
+        for (int i = 0; i < _shares.Length; i++)
         {
-            _kept[cls] = new Stack<nint>();
+            _shares[i] = new KeptBuffers();
         }
     }
 
@@ -37,24 +32,32 @@ internal sealed class ReservedMemoryPool : MemoryPool<byte>, IBufferHome
 
     private MemoryBudget Budget => _reservation.Budget;
 
+    /// <summary>This core's share: cores change under a thread, so this is where it most likely finds its own last return.</summary>
+    private int Home => _shares.Length == 1 ? 0 : Thread.GetCurrentProcessorId() % _shares.Length;
+
     public override IMemoryOwner<byte> Rent(int minBufferSize = -1)
     {
         int size = BudgetMemoryPool.PoolSize(minBufferSize, Budget);
         (int cls, long footprint) = Budget.Fit(size);
         int length = cls == SizeClasses.Direct ? size : (int)footprint;
-        Enter();
-        bool disposed = _disposed;
-        nint kept = 0;
-        bool popped = !disposed && cls != SizeClasses.Direct && _kept[cls].TryPop(out kept);
-        Exit();
-        if (disposed)
+        if (cls != SizeClasses.Direct)
+        {
+            int home = Home;
+            for (int i = 0; i < _shares.Length; i++)
+            {
+                switch (_shares[(home + i) % _shares.Length].TryPop(cls, out nint kept))
+                {
+                    case true:
+                        return new ArenaBuffer(this, Budget, kept, cls, footprint, length, consumer: null); // charged already
+                    case null:
+                        BudgetMemoryPool.ThrowDisposed(Budget);
+                        break;
+                }
+            }
+        }
+        else if (_disposed)
         {
             BudgetMemoryPool.ThrowDisposed(Budget);
-        }
-
-        if (popped)
-        {
-            return new ArenaBuffer(this, Budget, kept, cls, footprint, length, consumer: null); // charged already
         }
 
         _reservation.Charge(footprint, _mode); // within the reservation: at once; the excess as the pool's mode says
@@ -63,55 +66,27 @@ internal sealed class ReservedMemoryPool : MemoryPool<byte>, IBufferHome
 
     public void Return(nint buffer, int cls, long footprint, MemoryBudget budget, MemoryConsumer? consumer)
     {
-        bool kept;
-        Enter();
-        try
-        {
-            kept = !_disposed && cls != SizeClasses.Direct;
-            if (kept)
-            {
-                _kept[cls].Push(buffer); // may grow the stack: an allocation inside the section, rarely, never a wait
-            }
-        }
-        finally
-        {
-            Exit();
-        }
-
-        if (kept)
+        if (cls != SizeClasses.Direct && _shares[Home].TryPush(cls, buffer))
         {
             return;
         }
 
-        budget.Arena.Return(buffer, cls, footprint, budget, consumer);
+        budget.Arena.Return(buffer, cls, footprint, budget, consumer); // direct, or the pool was disposed
     }
 
     /// <summary>Gives the kept buffers back to the arena (uncharging them); buffers still out go there when disposed. Later rents throw.</summary>
     protected override void Dispose(bool disposing)
     {
-        var kept = new List<(nint Buffer, int Class)>();
-        bool already;
-        Enter();
-        try
-        {
-            already = _disposed;
-            _disposed = true;
-            for (int cls = 0; cls < _kept.Length && !already; cls++)
-            {
-                while (_kept[cls].TryPop(out nint buffer))
-                {
-                    kept.Add((buffer, cls));
-                }
-            }
-        }
-        finally
-        {
-            Exit();
-        }
-
-        if (already)
+        if (_disposed)
         {
             return;
+        }
+
+        _disposed = true;
+        var kept = new List<(nint Buffer, int Class)>();
+        foreach (KeptBuffers share in _shares)
+        {
+            share.Close(kept); // a second disposal racing this one finds the shares closed and empty
         }
 
         foreach ((nint buffer, int cls) in kept)
@@ -119,12 +94,4 @@ internal sealed class ReservedMemoryPool : MemoryPool<byte>, IBufferHome
             Budget.Arena.Return(buffer, cls, SizeClasses.Footprint(cls), Budget, consumer: null);
         }
     }
-
-    private void Enter()
-    {
-        bool taken = false;
-        _guard.Enter(ref taken);
-    }
-
-    private void Exit() => _guard.Exit(useMemoryBarrier: false); // the release store publishes the section's writes to the next one in
 }
