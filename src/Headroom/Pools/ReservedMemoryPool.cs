@@ -8,9 +8,8 @@ namespace Headroom.Pools;
 /// Chinner's design applied to Pipelines. A rent draws from the reservation; a returned buffer stays with the pool,
 /// still charged, in its core's share, and serves the next rent on any core. So what the pool has charged is at most the
 /// most it ever had out at once (plus one buffer for each rent that found every share empty while a return on another
-/// core was filling one),
-/// and while that stays within the reservation (a pipe's back-pressure keeps it there) every rent falls within G1:
-/// granted at once, never blocking, never failing. Disposing the pool gives its kept buffers back.
+/// core was filling one), and while that stays within the reservation (a pipe's back-pressure keeps it there) every
+/// rent falls within G1: granted at once, never blocking, never failing. Disposing the pool gives its kept buffers back.
 /// </summary>
 internal sealed class ReservedMemoryPool : MemoryPool<byte>, IBufferHome
 {
