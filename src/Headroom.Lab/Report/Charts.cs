@@ -54,6 +54,7 @@ internal static class Charts
         bool any = false;
         var palette = new ScottPlot.Palettes.Category10();
         int colour = 0;
+        double lowest = double.MaxValue, highest = double.MinValue;
         foreach ((string policy, IReadOnlyList<RunOutcome> runs) in scenario.Runs)
         {
             Color color = palette.GetColor(colour++); // by place among the scenario's policies, as in the memory chart
@@ -74,6 +75,9 @@ internal static class Charts
                 ys[i] = Math.Log10(Math.Max(1, t * 1e6 / Stopwatch.Frequency));
             }
 
+            lowest = Math.Min(lowest, ys[0]);
+            highest = Math.Max(highest, ys[^1]);
+
             var line = plot.Add.Scatter(xs, ys);
             line.LegendText = policy;
             line.MarkerSize = 0;
@@ -87,12 +91,14 @@ internal static class Charts
             return false;
         }
 
-        plot.Axes.Left.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic
-        {
-            MinorTickGenerator = new ScottPlot.TickGenerators.LogMinorTickGenerator(),
-            IntegerTicksOnly = true,
-            LabelFormatter = y => $"{Math.Pow(10, y):N0}",
-        };
+        plot.Axes.Left.TickGenerator = highest - lowest >= 3
+            ? new ScottPlot.TickGenerators.NumericAutomatic
+            {
+                MinorTickGenerator = new ScottPlot.TickGenerators.LogMinorTickGenerator(),
+                IntegerTicksOnly = true,
+                LabelFormatter = y => $"{Math.Pow(10, y):N0}",
+            }
+            : FewDecades(lowest, highest);
         plot.Title($"{Name(scenario)}: latency distribution");
         plot.XLabel("percentile of operations");
         plot.YLabel("latency (µs, log scale)");
@@ -109,6 +115,32 @@ internal static class Charts
         }
 
         return true;
+    }
+
+    /// <summary>
+    /// Ticks for a log axis over less than three decades, where powers of ten alone leave two labels or fewer: 1, 2, 3 and 5
+    /// times each power labelled, the other multiples as minor ticks.
+    /// </summary>
+    private static ScottPlot.TickGenerators.NumericManual FewDecades(double lowest, double highest)
+    {
+        var ticks = new ScottPlot.TickGenerators.NumericManual();
+        for (int decade = (int)Math.Floor(lowest); decade <= (int)Math.Ceiling(highest); decade++)
+        {
+            for (int multiple = 1; multiple < 10; multiple++)
+            {
+                double y = Math.Log10(multiple * Math.Pow(10, decade));
+                if (multiple is 1 or 2 or 3 or 5)
+                {
+                    ticks.AddMajor(y, $"{Math.Pow(10, y):N0}");
+                }
+                else
+                {
+                    ticks.AddMinor(y);
+                }
+            }
+        }
+
+        return ticks;
     }
 
     private static bool Throughput(ScenarioRun scenario, string path)
