@@ -113,8 +113,9 @@ public sealed partial class MemoryBudget
             ThrowNotPositive(bytes);
         }
 
-        // Used is Committed while no reservation is live here: one read. Otherwise Used is read by walking them.
-        if (Counter.HasLiveReservations && ReadUsed(out _) is var used && bytes > used)
+        // Used is Committed while no reservation is live here: one read. Otherwise Used is read by walking them, first
+        // without announcing the reading (no locked instruction): a low reading only sends it to the announced ones.
+        if (Counter.HasLiveReservations && ReadUsedUnannounced() is var used && bytes > used)
         {
             CheckUnchargeAgainstReadings(bytes, used);
         }

@@ -145,7 +145,7 @@ public sealed partial class MemoryBudget
 
     /// <summary>
     /// Returns bytes admitted for a reservation that Remaining never counted (it was disposed meanwhile) to ordinary free
-    /// memory, and wakes the waiters that now fit. A release of bytes Remaining counted goes through <see cref="EndRelease"/>.
+    /// memory, and wakes the waiters that now fit. A release of bytes Remaining counted goes through <see cref="EndRelease(long, AllocationContext?, bool)"/>.
     /// </summary>
     internal void ReleaseReserved(long bytes)
     {

@@ -157,17 +157,16 @@ public sealed partial class MemoryReservation : IDisposable, IAsyncDisposable
             MemoryBudget.ThrowNotPositive(bytes);
         }
 
-        ReleasesInFlight releases = Budget.Tree.Releases;
-        releases.Begin(); // Remaining drops before Committed: a reading of Used must see both or neither
         if (!_balance.TryShrink(bytes, out long remaining))
         {
-            releases.End();
             ThrowIfDisposed(remaining);
             throw new ArgumentOutOfRangeException(nameof(bytes), bytes,
                 $"Cannot shrink the reservation on budget '{Budget.Name}' by {bytes} bytes: only {remaining} bytes remain.");
         }
 
-        Budget.EndRelease(bytes, AllocationContext.Current);
+        // Remaining dropped (a locked instruction) before Committed: a reading of Used in progress must see both or neither.
+        bool bracketed = Budget.Tree.Releases.BeginIfWatched();
+        Budget.EndRelease(bytes, AllocationContext.Current, bracketed);
     }
 
     /// <summary>Grows the reservation by <paramref name="bytes"/> if the budget can admit them now; growing is a new admission.</summary>
@@ -220,21 +219,15 @@ public sealed partial class MemoryReservation : IDisposable, IAsyncDisposable
     /// <summary>Returns exactly <see cref="Remaining"/> to the budget. Disposing twice is harmless.</summary>
     public void Dispose()
     {
-        if (_balance.IsDisposed)
-        {
-            return; // disposed already: no release to bracket
-        }
-
-        ReleasesInFlight releases = Budget.Tree.Releases;
-        releases.Begin(); // Remaining drops before Committed: a reading of Used must see both or neither
         if (!_balance.TryClose(out long remaining))
         {
-            releases.End(); // another dispose won the race
-            return;
+            return; // disposed already, or another dispose won the race
         }
 
+        // Remaining dropped (a locked instruction) before Committed: a reading of Used in progress must see both or neither.
+        bool bracketed = Budget.Tree.Releases.BeginIfWatched();
         Budget.Counter.CountLiveReservation(-1);
-        Budget.EndRelease(remaining, AllocationContext.Current);
+        Budget.EndRelease(remaining, AllocationContext.Current, bracketed);
     }
 
     /// <summary>Returns exactly <see cref="Remaining"/> to the budget. Disposing twice is harmless.</summary>
