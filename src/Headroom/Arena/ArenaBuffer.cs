@@ -1,35 +1,41 @@
 using System.Buffers;
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 
 namespace Headroom.Arena;
 
 /// <summary>
 /// A rented buffer of native memory: the <see cref="IMemoryOwner{T}"/> that <see cref="MemoryBudget.Rent(int, AllocationMode, AllocationPriority, string?, CancellationToken)"/> and the
 /// budget's memory pools hand out. Native memory never moves, so <see cref="Pin"/> costs nothing. Disposing gives the
-/// buffer back once, whichever thread does it; later disposals do nothing, and the memory can no longer be reached.
+/// buffer back once; later disposals do nothing, and the memory can no longer be reached.
 /// </summary>
 [DebuggerDisplay("{_length} bytes of class {_class}")]
 internal sealed unsafe class ArenaBuffer : MemoryManager<byte>, IDisposable
 {
-    private readonly IBufferHome? _home; // null for the common home, the budget's arena: one reference store fewer (a write barrier) per rent
+    // Where it goes back, in one field (48 bytes an owner, not 64: a rent allocates one, so its size is the GC's work):
+    // null is the budget's arena with no consumer; a MemoryConsumer is the arena, the bytes that consumer's; any other
+    // value is an IBufferHome, whose buffers carry no consumer.
+    private readonly object? _return;
     private readonly MemoryBudget _budget;
-    private readonly MemoryConsumer? _consumer;
-    private readonly long _footprint;
     private readonly int _length;
-    private readonly int _class;
+    private readonly int _class; // a size class, Direct (whole pages of _length) or DirectExact (exactly _length): the footprint follows
     private nint _pointer; // 0 once disposed
+
+    /// <summary>A direct buffer that charges exactly its length (whole pages would not fit its budget).</summary>
+    private const int DirectExact = SizeClasses.Direct - 1;
 
     /// <summary>A buffer charged to <paramref name="budget"/>; <paramref name="home"/> null sends it back to the budget's arena.</summary>
     internal ArenaBuffer(IBufferHome? home, MemoryBudget budget, nint pointer, int cls, long footprint, int length, MemoryConsumer? consumer)
     {
         Debug.Assert(length <= footprint);
-        _home = home;
+        Debug.Assert(home is null || consumer is null, "a home's buffers carry no consumer");
+        Debug.Assert(cls != SizeClasses.Direct || footprint == length || footprint == SizeClasses.PageRun(length), "a direct footprint is its length or its whole pages");
+        _return = (object?)home ?? consumer;
         _budget = budget;
         _pointer = pointer;
-        _class = cls;
-        _footprint = footprint;
+        _class = cls == SizeClasses.Direct && footprint == length && footprint != SizeClasses.PageRun(length) ? DirectExact : cls;
         _length = length;
-        _consumer = consumer;
+        Debug.Assert(Footprint == footprint);
     }
 
     /// <summary>Gets the budget the buffer is charged to.</summary>
@@ -37,6 +43,21 @@ internal sealed unsafe class ArenaBuffer : MemoryManager<byte>, IDisposable
 
     /// <summary>Gets the native address, or 0 once disposed (for tests that compare it with the arena's chunks).</summary>
     internal nint Address => Volatile.Read(ref _pointer);
+
+    /// <summary>Gets the buffer as memory, without making a span first as the base class does (a pipe reads it once a segment).</summary>
+    /// <exception cref="ObjectDisposedException">The buffer was disposed.</exception>
+    public override Memory<byte> Memory
+    {
+        get
+        {
+            if (_pointer == 0)
+            {
+                ThrowDisposed();
+            }
+
+            return CreateMemory(_length);
+        }
+    }
 
     /// <inheritdoc />
     public override Span<byte> GetSpan()
@@ -81,19 +102,35 @@ internal sealed unsafe class ArenaBuffer : MemoryManager<byte>, IDisposable
     /// <inheritdoc />
     protected override void Dispose(bool disposing)
     {
-        nint pointer = Interlocked.Exchange(ref _pointer, 0); // two racing disposals return it once
+        // Plain reads and writes, as the BCL's pool owners do: disposing again, on any thread after the first disposal
+        // returned, does nothing; two threads disposing one owner at the same instant is a race the caller must not run
+        // (a locked exchange here cost every rent a few nanoseconds for that misuse alone).
+        nint pointer = _pointer;
         if (pointer != 0)
         {
-            if (_home is { } home)
+            _pointer = 0;
+            int cls = _class < 0 ? SizeClasses.Direct : _class;
+            switch (_return)
             {
-                home.Return(pointer, _class, _footprint, _budget, _consumer);
-            }
-            else
-            {
-                _budget.Arena.Return(pointer, _class, _footprint, _budget, _consumer); // a direct call: the arena is sealed
+                case null:
+                    _budget.Arena.Return(pointer, cls, Footprint, _budget, consumer: null); // a direct call: the arena is sealed
+                    break;
+                case MemoryConsumer consumer:
+                    _budget.Arena.Return(pointer, cls, Footprint, _budget, consumer);
+                    break;
+                default:
+                    Unsafe.As<IBufferHome>(_return).Return(pointer, cls, Footprint, _budget, consumer: null);
+                    break;
             }
         }
     }
+
+    private long Footprint => _class switch
+    {
+        >= 0 => SizeClasses.Footprint(_class),
+        SizeClasses.Direct => SizeClasses.PageRun(_length),
+        _ => _length,
+    };
 
     private void ThrowDisposed() =>
         throw new ObjectDisposedException(nameof(ArenaBuffer), $"A buffer of {_length} bytes rented from budget '{_budget.Name}' was used after it was disposed.");

@@ -30,6 +30,7 @@ internal sealed class Depot
     {
         lock (_sync)
         {
+            LockOrder.Entered(LockLevel.Leaf, _sync);
             Debug.Assert(_bytes >= 0 && _bytes <= _limit);
             if (!_bins[cls].TryPop(out nint buffer))
             {
@@ -47,6 +48,7 @@ internal sealed class Depot
         int footprint = SizeClasses.Footprint(cls);
         lock (_sync)
         {
+            LockOrder.Entered(LockLevel.Leaf, _sync);
             Debug.Assert(_bytes >= 0 && _bytes <= _limit);
             if (_bytes + footprint > _limit)
             {
@@ -64,6 +66,7 @@ internal sealed class Depot
     {
         lock (_sync)
         {
+            LockOrder.Entered(LockLevel.Leaf, _sync);
             Debug.Assert(_bytes >= 0 && _bytes <= _limit);
             long taken = 0;
             for (int cls = _bins.Length - 1; cls >= 0 && taken < target; cls--)

@@ -41,7 +41,10 @@ internal static class SizeClasses
     /// <summary>A direct allocation's footprint: whole pages, or exactly the size when whole pages would not fit the budget.</summary>
     internal static long DirectFootprint(int size, long capacity)
     {
-        long pages = ((long)size + PageSize - 1) / PageSize * PageSize;
+        long pages = PageRun(size);
         return pages <= capacity ? pages : size;
     }
+
+    /// <summary>The whole pages that hold <paramref name="size"/> bytes.</summary>
+    internal static long PageRun(int size) => ((long)size + PageSize - 1) / PageSize * PageSize;
 }

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 
 namespace Headroom.Arena;
 
@@ -12,7 +13,7 @@ namespace Headroom.Arena;
 /// the cache it leaves at once (and goes the shared way). A trim sets <see cref="_claimed"/>, then runs
 /// <see cref="Interlocked.MemoryBarrierProcessWide"/>, then waits for <see cref="_busy"/> to read 0. The barrier
 /// orders the owner's store before its load as a fence on its side would: either the owner's mark was made before
-/// the barrier, and the trim sees it and waits for the owner's exit (a release store, which publishes the bins), or
+/// the barrier, and the trim sees it and waits for the owner's exit (a release store, which publishes its counts and slots), or
 /// it was made after, and the owner's read of the claim then sees the claim and leaves. So never both are inside.
 /// The owner's hot path pays two plain stores and a load; each trim pays one process-wide barrier for all caches.
 /// </remarks>
@@ -21,9 +22,11 @@ internal sealed class ThreadCache
     /// <summary>At most this many buffers of one class per thread.</summary>
     private const int MaxPerClass = 32;
 
-    private readonly nint[][] _bins;
-    private readonly int[] _counts;
-    private long _bytes; // written inside a section; read without it by Parked
+    // Inline in the object, one row of slots per class: a rent or return reads its count, its limit and one slot at
+    // fixed offsets from the cache, with no array headers to load and no bounds to check (cls is checked by the caller).
+    private Slots _slots;
+    private Counts _counts; // written by the owner inside its section, or by a trim holding the cache; read without it by Bytes
+    private Counts _limits; // per class, from the thread's share of the arena's bound; fixed at creation
     private int _busy; // the owner's section: written by the owner only
     private int _claimed; // a trim's section: written by trims only, one at a time (the arena's trim lock)
 
@@ -31,11 +34,9 @@ internal sealed class ThreadCache
     {
         Arena = arena;
         Owner = Thread.CurrentThread;
-        _bins = new nint[SizeClasses.ThreadCached][];
-        _counts = new int[SizeClasses.ThreadCached];
-        for (int cls = 0; cls < _bins.Length; cls++)
+        for (int cls = 0; cls < SizeClasses.ThreadCached; cls++)
         {
-            _bins[cls] = new nint[(int)Math.Clamp(limitBytes / SizeClasses.Footprint(cls), 0, MaxPerClass)];
+            _limits[cls] = (int)Math.Clamp(limitBytes / SizeClasses.Footprint(cls), 0, MaxPerClass);
         }
     }
 
@@ -44,8 +45,20 @@ internal sealed class ThreadCache
     /// <summary>The thread it belongs to: once that thread has ended, a trim empties it and drops it.</summary>
     internal Thread Owner { get; }
 
-    /// <summary>Gets the parked bytes it holds (a lagging read).</summary>
-    internal long Bytes => Volatile.Read(ref _bytes);
+    /// <summary>Gets the parked bytes it holds: a lagging read, summed from the counts (which the hot paths keep alone).</summary>
+    internal long Bytes
+    {
+        get
+        {
+            long bytes = 0;
+            for (int cls = 0; cls < SizeClasses.ThreadCached; cls++)
+            {
+                bytes += (long)Volatile.Read(ref _counts[cls]) * SizeClasses.Footprint(cls);
+            }
+
+            return bytes;
+        }
+    }
 
     /// <summary>The owner's entry: false while a trim holds the cache (the caller goes the shared way instead).</summary>
     internal bool TryEnter()
@@ -80,35 +93,34 @@ internal sealed class ThreadCache
     /// <summary>A trim's exit: the owner may use the cache again.</summary>
     internal void Release() => Volatile.Write(ref _claimed, 0);
 
-    /// <summary>Takes a parked buffer of <paramref name="cls"/>. Caller is the owner, inside its section.</summary>
+    /// <summary>Takes a parked buffer of <paramref name="cls"/>, or 0. Caller is the owner, inside its section.</summary>
     internal nint Pop(int cls)
     {
         Debug.Assert(Volatile.Read(ref _busy) == 1 && Thread.CurrentThread == Owner);
-        int count = _counts[cls];
+        Debug.Assert((uint)cls < SizeClasses.ThreadCached);
+        ref int count = ref Unsafe.Add(ref _counts[0], cls);
         if (count == 0)
         {
             return 0;
         }
 
-        _counts[cls] = --count;
-        _bytes -= SizeClasses.Footprint(cls);
-        return _bins[cls][count];
+        count--;
+        return Unsafe.Add(ref _slots[0], (cls * MaxPerClass) + count);
     }
 
-    /// <summary>Parks a buffer of <paramref name="cls"/>; false when this class's bin is full. Caller is the owner, inside its section.</summary>
+    /// <summary>Parks a buffer of <paramref name="cls"/>; false when this class's row is full. Caller is the owner, inside its section.</summary>
     internal bool Push(int cls, nint buffer)
     {
         Debug.Assert(Volatile.Read(ref _busy) == 1 && Thread.CurrentThread == Owner);
-        nint[] bin = _bins[cls];
-        int count = _counts[cls];
-        if (count == bin.Length)
+        Debug.Assert((uint)cls < SizeClasses.ThreadCached);
+        ref int count = ref Unsafe.Add(ref _counts[0], cls);
+        if (count == Unsafe.Add(ref _limits[0], cls))
         {
             return false;
         }
 
-        bin[count] = buffer;
-        _counts[cls] = count + 1;
-        _bytes += SizeClasses.Footprint(cls);
+        Unsafe.Add(ref _slots[0], (cls * MaxPerClass) + count) = buffer;
+        count++;
         return true;
     }
 
@@ -117,17 +129,28 @@ internal sealed class ThreadCache
     {
         Debug.Assert(Volatile.Read(ref _claimed) == 1 || (Volatile.Read(ref _busy) == 1 && Thread.CurrentThread == Owner));
         long taken = 0;
-        for (int cls = _bins.Length - 1; cls >= 0 && taken < target; cls--)
+        for (int cls = SizeClasses.ThreadCached - 1; cls >= 0 && taken < target; cls--)
         {
             while (_counts[cls] > 0 && taken < target)
             {
                 int count = --_counts[cls];
-                into.Add((_bins[cls][count], cls));
+                into.Add((_slots[(cls * MaxPerClass) + count], cls));
                 taken += SizeClasses.Footprint(cls);
             }
         }
 
-        _bytes -= taken;
         return taken;
+    }
+
+    [InlineArray(SizeClasses.ThreadCached * MaxPerClass)]
+    private struct Slots
+    {
+        private nint _slot;
+    }
+
+    [InlineArray(SizeClasses.ThreadCached)]
+    private struct Counts
+    {
+        private int _count;
     }
 }

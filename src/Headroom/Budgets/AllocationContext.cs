@@ -13,15 +13,14 @@ internal sealed record AllocationContext
     // callback is one store and nothing else: an exception thrown in it (an allocation's OutOfMemoryException, a
     // thread interrupted there) ends the process, so it neither allocates nor calls (a mirror in PerThread did both
     // and crashed the Coyote run when Coyote interrupted a thread inside it).
-    private static readonly AsyncLocal<AllocationContext?> Flow = new(static change => t_current = change.CurrentValue);
-
-    [ThreadStatic]
-    private static AllocationContext? t_current;
+    // The mirror is a field of PerThread's type, beside the thread's stock and caches: fields of one type share one
+    // lookup of the thread-static block, so a rent that reads both pays one.
+    private static readonly AsyncLocal<AllocationContext?> Flow = new(static change => PerThread.t_context = change.CurrentValue);
 
     private static readonly AllocationContext Empty = new();
 
     /// <summary>Gets the flow's context, or null: one thread-static read.</summary>
-    internal static AllocationContext? Current => t_current;
+    internal static AllocationContext? Current => PerThread.t_context;
 
     /// <summary>The ambient reservation (semantics §5).</summary>
     internal MemoryReservation? Reservation { get; private init; }

@@ -24,27 +24,45 @@ internal static class LockOrder
 
     /// <summary>
     /// Debug builds: asserts, at the top of a locked region, that this thread holds <paramref name="sync"/> and no lock
-    /// of a level after <paramref name="level"/> (other than <paramref name="sync"/> itself), then records it as held.
+    /// of a level after <paramref name="level"/> (other than <paramref name="sync"/> itself), then records it as held
+    /// unless it is recorded already.
     /// </summary>
     [Conditional("DEBUG")]
     internal static void Entered(LockLevel level, object sync)
     {
-        Debug.Assert(Monitor.IsEntered(sync), "Entered is called inside the lock it names");
+        Debug.Assert(IsHeld(sync), "Entered is called inside the lock it names");
         if (ControlledScheduling)
         {
             return;
         }
 
         List<(LockLevel Level, object Sync)> held = t_held ??= [];
-        held.RemoveAll(static h => !Monitor.IsEntered(h.Sync));
+        held.RemoveAll(static h => !IsHeld(h.Sync));
+        bool recorded = false;
         foreach ((LockLevel heldLevel, object heldSync) in held)
         {
+            bool same = ReferenceEquals(heldSync, sync);
+            recorded |= same;
             Debug.Assert(
-                ReferenceEquals(heldSync, sync) || heldLevel < level,
+                same || heldLevel < level,
                 $"Lock order broken: a {level} lock was taken while this thread holds a {heldLevel} lock (order: Killer, then Tree, then Leaf).");
         }
 
-        held.Add((level, sync));
+        // Once per lock: the pruning cannot tell a left region's entry from this one's (the lock is held again), so a
+        // thread that takes only this lock would add an entry per region and every check would walk them all.
+        if (!recorded)
+        {
+            held.Add((level, sync));
+        }
+    }
+
+    /// <summary><see cref="Entered(LockLevel, object)"/> for a <see cref="Lock"/>, which is recorded for its identity only, never locked as a Monitor.</summary>
+    [Conditional("DEBUG")]
+    internal static void Entered(LockLevel level, Lock sync)
+    {
+#pragma warning disable CS9216 // kept as an object to compare and to ask IsHeldByCurrentThread; nothing locks it as a Monitor
+        Entered(level, (object)sync);
+#pragma warning restore CS9216
     }
 
     /// <summary>Debug builds: asserts that the caller holds <paramref name="sync"/>, where a method says "caller holds" it.</summary>
@@ -58,8 +76,14 @@ internal static class LockOrder
     /// </summary>
     internal static bool ControlledScheduling { get; set; }
 
+    /// <summary>Debug builds, for tests: how many entries this thread's record holds (left locks stay until the next check prunes them).</summary>
+    internal static int Recorded => t_held?.Count ?? 0;
+
     /// <summary>Debug builds, for assertions: true when this thread does not hold <paramref name="sync"/>.</summary>
     internal static bool NotHeld(object sync) => ControlledScheduling || !Monitor.IsEntered(sync);
+
+    /// <summary>Whether this thread holds <paramref name="sync"/>: a <see cref="Lock"/> (the leaf locks that Coyote need not control) or a Monitor.</summary>
+    private static bool IsHeld(object sync) => sync is Lock l ? l.IsHeldByCurrentThread : Monitor.IsEntered(sync);
 }
 
 /// <summary>The levels of <see cref="LockOrder"/>, earliest first.</summary>

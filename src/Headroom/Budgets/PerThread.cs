@@ -16,6 +16,10 @@ namespace Headroom;
 /// </remarks>
 internal sealed class PerThread
 {
+    /// <summary>The flow's <see cref="AllocationContext"/> on this thread, written only by its AsyncLocal callback (one store).</summary>
+    [ThreadStatic]
+    internal static AllocationContext? t_context;
+
     [ThreadStatic]
     private static PerThread? t_current;
 

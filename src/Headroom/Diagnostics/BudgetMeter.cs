@@ -66,6 +66,7 @@ internal sealed class BudgetMeter
         {
             lock (_roots)
             {
+                LockOrder.Entered(LockLevel.Leaf, _roots);
                 return _roots.Count;
             }
         }
@@ -84,6 +85,7 @@ internal sealed class BudgetMeter
 
         lock (ByMeter)
         {
+            LockOrder.Entered(LockLevel.Leaf, ByMeter);
             if (!ByMeter.TryGetValue(meter, out BudgetMeter? existing))
             {
                 existing = new BudgetMeter(meter);
@@ -100,6 +102,7 @@ internal sealed class BudgetMeter
         var reference = new WeakReference<MemoryBudget>(root);
         lock (_roots)
         {
+            LockOrder.Entered(LockLevel.Leaf, _roots);
             if (_roots.Count >= _forgetAt)
             {
                 LiveRoots(into: null); // without a listener nothing else would ever forget them
@@ -167,6 +170,7 @@ internal sealed class BudgetMeter
         var roots = new List<MemoryBudget>();
         lock (_roots)
         {
+            LockOrder.Entered(LockLevel.Leaf, _roots);
             LiveRoots(roots);
         }
 

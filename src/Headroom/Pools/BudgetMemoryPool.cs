@@ -30,15 +30,26 @@ internal sealed class BudgetMemoryPool(MemoryBudget budget, AllocationMode mode)
     /// -1 is the default size, 0 the smallest class; below -1 is bad input, as for the BCL's pool, and so is a size above
     /// the budget's capacity (checked here, so that the exception names the pool's parameter, not the budget's rent's).
     /// </summary>
-    internal static int PoolSize(int minBufferSize, MemoryBudget budget) => minBufferSize switch
+    internal static int PoolSize(int minBufferSize, MemoryBudget budget)
     {
-        -1 => DefaultBufferSize,
-        0 => 1,
-        < -1 => throw new ArgumentOutOfRangeException(nameof(minBufferSize), minBufferSize, $"The size must be -1 (the default, {DefaultBufferSize} bytes) or not negative; it was {minBufferSize}."),
-        _ when minBufferSize > budget.Capacity => throw new ArgumentOutOfRangeException(nameof(minBufferSize), minBufferSize,
-            $"A buffer of {minBufferSize} bytes cannot be rented from budget '{budget.Name}': the size must be at most the budget's capacity, {budget.Capacity} bytes."),
-        _ => minBufferSize,
-    };
+        if (minBufferSize > 0 && minBufferSize <= budget.Capacity)
+        {
+            return minBufferSize; // the common case first, and small enough to inline: the throws are out of line
+        }
+
+        return minBufferSize switch
+        {
+            -1 => DefaultBufferSize,
+            0 => 1,
+            _ => ThrowBadSize(minBufferSize, budget),
+        };
+    }
+
+    private static int ThrowBadSize(int minBufferSize, MemoryBudget budget) =>
+        throw (minBufferSize < -1
+            ? new ArgumentOutOfRangeException(nameof(minBufferSize), minBufferSize, $"The size must be -1 (the default, {DefaultBufferSize} bytes) or not negative; it was {minBufferSize}.")
+            : new ArgumentOutOfRangeException(nameof(minBufferSize), minBufferSize,
+                $"A buffer of {minBufferSize} bytes cannot be rented from budget '{budget.Name}': the size must be at most the budget's capacity, {budget.Capacity} bytes."));
 
     /// <summary>A rent after the pool's disposal names the budget, not only the pool's type.</summary>
     internal static void ThrowDisposed(MemoryBudget budget) =>

@@ -83,6 +83,8 @@ public sealed class Mempool<T> : IDisposable
         {
             lock (_sync)
             {
+                LockOrder.Entered(LockLevel.Leaf, _sync);
+                Debug.Assert(_waiters.Count == 0 || _pool.Count == 0, "nobody waits while the pool has elements");
                 return _pool.Count;
             }
         }
@@ -181,6 +183,7 @@ public sealed class Mempool<T> : IDisposable
         ArgumentNullException.ThrowIfNull(element);
         lock (_sync)
         {
+            LockOrder.Entered(LockLevel.Leaf, _sync);
             Debug.Assert(_waiters.Count == 0 || _pool.Count == 0, "nobody waits while the pool has elements");
             if (_pooled.Contains(element))
             {
@@ -214,6 +217,8 @@ public sealed class Mempool<T> : IDisposable
         TaskCompletionSource<T>[] waiters;
         lock (_sync)
         {
+            LockOrder.Entered(LockLevel.Leaf, _sync);
+            Debug.Assert(_waiters.Count == 0 || _pool.Count == 0, "nobody waits while the pool has elements");
             if (_disposed)
             {
                 return;
@@ -267,6 +272,8 @@ public sealed class Mempool<T> : IDisposable
         // 2. The pool.
         lock (_sync)
         {
+            LockOrder.Entered(LockLevel.Leaf, _sync);
+            Debug.Assert(_waiters.Count == 0 || _pool.Count == 0, "nobody waits while the pool has elements");
             if (_pool.TryPop(out element))
             {
                 _pooled.Remove(element);
@@ -290,6 +297,8 @@ public sealed class Mempool<T> : IDisposable
         // 4. Wait for an element to come back.
         lock (_sync)
         {
+            LockOrder.Entered(LockLevel.Leaf, _sync);
+            Debug.Assert(_waiters.Count == 0 || _pool.Count == 0, "nobody waits while the pool has elements");
             if (_disposed)
             {
                 ThrowDisposed();
@@ -348,6 +357,8 @@ public sealed class Mempool<T> : IDisposable
     {
         lock (_sync)
         {
+            LockOrder.Entered(LockLevel.Leaf, _sync);
+            Debug.Assert(_waiters.Count == 0 || _pool.Count == 0, "nobody waits while the pool has elements");
             _waiters.Remove(waiter);
         }
 
