@@ -33,7 +33,7 @@ public sealed partial class MemoryBudget
     /// themselves meanwhile.
     /// </summary>
     /// <remarks>
-    /// While no reservation is live and no stock is registered at or below this budget, Used is Committed: one read.
+    /// While no reservation is live (a disposal leaves clearing the mark to the next reading) and no stock is registered at or below this budget, Used is Committed: one read.
     /// Otherwise the three are separate reads, and bytes that move between them while it reads can make a reading
     /// wrong for that instant. The stocks come first, then the reservations, then Committed. In that order every move
     /// that fills a remainder (an admission, a growth, a refill: Committed first) and every draw or take whose bytes
@@ -61,6 +61,7 @@ public sealed partial class MemoryBudget
         ReleasesInFlight releases = Tree.Releases;
         var spin = default(SpinWait);
         long reserved;
+        bool marked, anyLive = false;
         if (announce)
         {
             releases.Announce(); // before the first read: from here on a reservation's release is bracketed
@@ -72,7 +73,8 @@ public sealed partial class MemoryBudget
             {
                 int ended = releases.Ended;
                 stocked = stocks.Any ? stocks.Within(this) : 0; // before the reservations: a draw whose bytes then go into a stock reads high
-                reserved = counter.HasLiveReservations ? Tree.Reservations.Within(this) : 0;
+                marked = counter.HasLiveReservations;
+                reserved = marked ? Tree.Reservations.Within(this, out anyLive) : 0;
                 committed = counter.Committed;
                 exact = releases.IsQuiet(ended);
                 if (exact || attempt == ReadingAttempts)
@@ -91,9 +93,32 @@ public sealed partial class MemoryBudget
             }
         }
 
+        if (marked && !anyLive)
+        {
+            ForgetReservations(); // none live here any longer: the next reading is one read again
+        }
+
         long used = Math.Clamp(committed - reserved, 0, Math.Max(committed, 0));
         stocked = Math.Min(stocked, used);
         return used - stocked;
+    }
+
+    /// <summary>
+    /// A reading walked the reservations marked live at this level and met none: clears the mark, unless an admission
+    /// lists one meanwhile (<see cref="BudgetCounter.TryBeginForgetting"/>). Its token is its thread's, since a thread
+    /// reads one reading at a time. A reservation's disposal leaves the mark to this, so that it writes no shared
+    /// counter.
+    /// </summary>
+    private void ForgetReservations()
+    {
+        int token = Environment.CurrentManagedThreadId + 1; // above both marks
+        if (Counter.TryBeginForgetting(token))
+        {
+            // After the compare-and-swap (a full fence): every reservation listed before it is seen here, and every
+            // admission that lists one after it finds the token and marks the level again.
+            _ = Tree.Reservations.Within(this, out bool anyLive);
+            Counter.EndForgetting(token, anyLive);
+        }
     }
 
     /// <summary>

@@ -18,8 +18,17 @@ public sealed partial class MemoryBudget
     public bool TryReserve(long bytes, [NotNullWhen(true)] out MemoryReservation? reservation, ReservationMode mode = ReservationMode.Watermark)
     {
         ValidateReservation(bytes, mode);
-        reservation = TryAdmit(bytes) ? new MemoryReservation(this, bytes, mode) : null;
-        return reservation is not null;
+        var listed = new MemoryReservation(this, mode);
+        Tree.Reservations.Add(listed); // before the admission, counting 0 until it is filled: see AdmitListed
+        if (!TryAdmit(bytes))
+        {
+            listed.Abandon();
+            reservation = null;
+            return false;
+        }
+
+        reservation = listed.AdmitListed(bytes);
+        return true;
     }
 
     /// <summary>
