@@ -33,7 +33,8 @@ public sealed partial class MemoryBudget
     /// themselves meanwhile.
     /// </summary>
     /// <remarks>
-    /// While no reservation is live (a disposal leaves clearing the mark to the next reading) and no stock is registered at or below this budget, Used is Committed: one read.
+    /// While no reservation is live (a disposal leaves clearing the mark to the next reading) and no stock is
+    /// registered at or below this budget, Used is Committed: one read.
     /// Otherwise the three are separate reads, and bytes that move between them while it reads can make a reading
     /// wrong for that instant. The stocks come first, then the reservations, then Committed. In that order every move
     /// that fills a remainder (an admission, a growth, a refill: Committed first) and every draw or take whose bytes
@@ -67,30 +68,26 @@ public sealed partial class MemoryBudget
             releases.Announce(); // before the first read: from here on a reservation's release is bracketed
         }
 
-        try
+        // No try/finally: the reads throw nothing, and the uncharge's check runs this unannounced on every draw's uncharge.
+        for (int attempt = 1; ; attempt++)
         {
-            for (int attempt = 1; ; attempt++)
+            int ended = releases.Ended;
+            stocked = stocks.Any ? stocks.Within(this) : 0; // before the reservations: a draw whose bytes then go into a stock reads high
+            marked = counter.HasLiveReservations;
+            reserved = marked ? Tree.Reservations.Within(this, out anyLive) : 0;
+            committed = counter.Committed;
+            exact = releases.IsQuiet(ended);
+            if (exact || attempt == ReadingAttempts)
             {
-                int ended = releases.Ended;
-                stocked = stocks.Any ? stocks.Within(this) : 0; // before the reservations: a draw whose bytes then go into a stock reads high
-                marked = counter.HasLiveReservations;
-                reserved = marked ? Tree.Reservations.Within(this, out anyLive) : 0;
-                committed = counter.Committed;
-                exact = releases.IsQuiet(ended);
-                if (exact || attempt == ReadingAttempts)
-                {
-                    break;
-                }
+                break;
+            }
 
-                spin.SpinOnce(sleep1Threshold: -1);
-            }
+            spin.SpinOnce(sleep1Threshold: -1);
         }
-        finally
+
+        if (announce)
         {
-            if (announce)
-            {
-                releases.Withdraw();
-            }
+            releases.Withdraw();
         }
 
         if (marked && !anyLive)

@@ -5,15 +5,15 @@ namespace Headroom;
 /// <summary>
 /// A reservation's lock-free state machine (semantics §5): the bytes admitted and the bytes still promised, each moved
 /// by compare-and-swap, with no lock and no counter that every draw would update. States: not yet admitted (a
-/// reservation made for a wait), live (Remaining ≥ 0), disposed (Remaining holds the complement of what was given back
-/// undrawn). A field of its reservation, used in place.
+/// reservation made for a wait, or one listed just before its admission), live (Remaining ≥ 0), disposed (Remaining
+/// holds the complement of what was given back undrawn). A field of its reservation, used in place.
 /// </summary>
 internal struct ReservationBalance
 {
     /// <summary>
-    /// The value of <see cref="_amount"/> in a reservation made for a wait, until the grant admits it: kept out of
-    /// <see cref="_remaining"/>, where every negative value is a disposed reservation's record, and out of reach of
-    /// the amount a growth racing a shrink can show for an instant.
+    /// The value of <see cref="_amount"/> in a reservation made for a wait, until the grant admits it, or listed
+    /// before its admission, until it is filled: kept out of <see cref="_remaining"/>, where every negative value is a
+    /// disposed reservation's record, and out of reach of the amount a growth racing a shrink can show for an instant.
     /// </summary>
     private const long NotAdmitted = long.MinValue;
 
