@@ -17,6 +17,15 @@ internal static class Charts
     private const int Height = 520;
     private const double MiB = 1 << 20;
 
+    /// <summary>With more policies than this a latency chart draws its legend beside the data, not over it.</summary>
+    private const int PoliciesInLegendInside = 4;
+
+    /// <summary>
+    /// With more policies than this a memory chart draws one panel per policy: their lines run along the same levels
+    /// (Capacity, the watermarks), so a third one already hides the others.
+    /// </summary>
+    private const int PoliciesInOnePanel = 2;
+
     public static List<Chart> Write(ScenarioRun scenario, string folder)
     {
         string stem = $"{scenario.Result.Name}-{scenario.Result.Variant}";
@@ -43,8 +52,12 @@ internal static class Charts
     {
         var plot = new Plot();
         bool any = false;
+        var palette = new ScottPlot.Palettes.Category10();
+        int colour = 0;
+        double lowest = double.MaxValue, highest = double.MinValue;
         foreach ((string policy, IReadOnlyList<RunOutcome> runs) in scenario.Runs)
         {
+            Color color = palette.GetColor(colour++); // by place among the scenario's policies, as in the memory chart
             long[] ticks = [.. runs.SelectMany(r => r.Run.LatencyTicks())];
             if (ticks.Length == 0)
             {
@@ -62,10 +75,14 @@ internal static class Charts
                 ys[i] = Math.Log10(Math.Max(1, t * 1e6 / Stopwatch.Frequency));
             }
 
+            lowest = Math.Min(lowest, ys[0]);
+            highest = Math.Max(highest, ys[^1]);
+
             var line = plot.Add.Scatter(xs, ys);
             line.LegendText = policy;
             line.MarkerSize = 0;
             line.LineWidth = 2;
+            line.Color = color;
             any = true;
         }
 
@@ -74,18 +91,56 @@ internal static class Charts
             return false;
         }
 
-        plot.Axes.Left.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic
-        {
-            MinorTickGenerator = new ScottPlot.TickGenerators.LogMinorTickGenerator(),
-            IntegerTicksOnly = true,
-            LabelFormatter = y => $"{Math.Pow(10, y):N0}",
-        };
+        plot.Axes.Left.TickGenerator = highest - lowest >= 3
+            ? new ScottPlot.TickGenerators.NumericAutomatic
+            {
+                MinorTickGenerator = new ScottPlot.TickGenerators.LogMinorTickGenerator(),
+                IntegerTicksOnly = true,
+                LabelFormatter = y => $"{Math.Pow(10, y):N0}",
+            }
+            : FewDecades(lowest, highest);
         plot.Title($"{Name(scenario)}: latency distribution");
         plot.XLabel("percentile of operations");
         plot.YLabel("latency (µs, log scale)");
-        plot.ShowLegend(Alignment.UpperLeft);
-        plot.SavePng(path, Width, Height);
+        if (colour > PoliciesInLegendInside)
+        {
+            // Many policies' legend inside the data hides the low percentiles where the lines start: it goes beside them.
+            plot.ShowLegend(Edge.Right);
+            plot.SavePng(path, Width + 220, Height);
+        }
+        else
+        {
+            plot.ShowLegend(Alignment.UpperLeft);
+            plot.SavePng(path, Width, Height);
+        }
+
         return true;
+    }
+
+    /// <summary>
+    /// Ticks for a log axis over less than three decades, where powers of ten alone leave two labels or fewer: 1, 2, 3 and 5
+    /// times each power labelled, the other multiples as minor ticks.
+    /// </summary>
+    private static ScottPlot.TickGenerators.NumericManual FewDecades(double lowest, double highest)
+    {
+        var ticks = new ScottPlot.TickGenerators.NumericManual();
+        for (int decade = (int)Math.Floor(lowest); decade <= (int)Math.Ceiling(highest); decade++)
+        {
+            for (int multiple = 1; multiple < 10; multiple++)
+            {
+                double y = Math.Log10(multiple * Math.Pow(10, decade));
+                if (multiple is 1 or 2 or 3 or 5)
+                {
+                    ticks.AddMajor(y, $"{Math.Pow(10, y):N0}");
+                }
+                else
+                {
+                    ticks.AddMinor(y);
+                }
+            }
+        }
+
+        return ticks;
     }
 
     private static bool Throughput(ScenarioRun scenario, string path)
@@ -110,6 +165,9 @@ internal static class Charts
         plot.Axes.Bottom.MajorTickStyle.Length = 0;
         plot.Axes.Bottom.TickLabelStyle.Rotation = policies.Count > 4 ? 30 : 0;
         plot.Axes.Bottom.TickLabelStyle.Alignment = policies.Count > 4 ? Alignment.MiddleLeft : Alignment.UpperCenter;
+
+        // The axis is sized for level labels; slanted ones need the room of their length or they are cut off.
+        plot.Axes.Bottom.MinimumSize = policies.Count > 4 ? 100 : 0;
         plot.Axes.Margins(bottom: 0, top: 0.2);
         plot.Title($"{Name(scenario)}: throughput per policy");
         plot.YLabel("operations per second");
@@ -119,14 +177,13 @@ internal static class Charts
 
     private static bool Memory(ScenarioRun scenario, string path)
     {
-        var plot = new Plot();
-        bool any = false;
-        BudgetSample? levels = null;
         var palette = new ScottPlot.Palettes.Category10();
+        var lines = new List<MemoryLine>();
         int colour = 0;
         foreach ((string policy, IReadOnlyList<RunOutcome> runs) in scenario.Runs)
         {
             IReadOnlyList<BudgetSample> samples = runs[0].Samples;
+            Color color = palette.GetColor(colour++); // by place among the scenario's policies, as in the latency chart
             if (samples.Count == 0)
             {
                 continue;
@@ -135,49 +192,134 @@ internal static class Charts
             long capacity = samples.Max(s => s.Capacity);
             string budget = samples.First(s => s.Capacity == capacity).Budget;
             BudgetSample[] mine = [.. samples.Where(s => s.Budget == budget && s.Capacity == capacity)];
-            levels ??= mine[0];
-            Color color = palette.GetColor(colour++);
-            var used = plot.Add.Scatter(mine.Select(s => s.Seconds).ToArray(), mine.Select(s => s.Used / MiB).ToArray());
-            used.LegendText = $"{policy} Used";
-            used.MarkerSize = 0;
-            used.LineWidth = 2;
-            used.Color = color;
-            if (mine.Any(s => s.Reserved > 0))
-            {
-                var reserved = plot.Add.Scatter(mine.Select(s => s.Seconds).ToArray(), mine.Select(s => s.Reserved / MiB).ToArray());
-                reserved.LegendText = $"{policy} Reserved";
-                reserved.MarkerSize = 0;
-                reserved.LineWidth = 1.5f;
-                reserved.LinePattern = LinePattern.Dashed;
-                reserved.Color = color;
-            }
-
-            any = true;
+            lines.Add(new MemoryLine(
+                policy,
+                color,
+                [.. mine.Select(s => s.Seconds)],
+                [.. mine.Select(s => s.Used / MiB)],
+                mine.Any(s => s.Reserved > 0) ? [.. mine.Select(s => s.Reserved / MiB)] : null,
+                mine[0]));
         }
 
-        if (!any || levels is not { } l)
+        if (lines.Count == 0)
         {
             return false;
         }
 
-        foreach ((string name, long free) in new[] { ("Min", l.Min), ("Low", l.Low), ("High", l.High) })
+        BudgetSample l = lines[0].Levels;
+
+        // The levels drawn are the first policy's; when another policy's budget has other levels, the legend says whose they are.
+        string of = lines.Any(m => (m.Levels.Capacity, m.Levels.Min, m.Levels.Low, m.Levels.High) != (l.Capacity, l.Min, l.Low, l.High)) ? $" of {lines[0].Policy}" : string.Empty;
+        Level[] levels =
+        [
+            new($"Capacity − High{of}", (l.Capacity - l.High) / MiB, Color.FromHex("#006d6f"), LinePattern.Dotted, 2),
+            new($"Capacity − Low{of}", (l.Capacity - l.Low) / MiB, Color.FromHex("#c51b7d"), LinePattern.Dashed, 1.5f),
+            new($"Capacity − Min{of}", (l.Capacity - l.Min) / MiB, Colors.Black, LinePattern.DenselyDashed, 1.5f),
+            new("Capacity", l.Capacity / MiB, Colors.Black, LinePattern.Solid, 1),
+        ];
+        double seconds = lines.Max(m => m.Seconds[^1]);
+        string title = $"{Name(scenario)}: Used, Reserved and watermarks over time";
+        if (lines.Count <= PoliciesInOnePanel)
         {
-            var line = plot.Add.HorizontalLine((l.Capacity - free) / MiB);
-            line.LegendText = $"Capacity − {name}";
-            line.LinePattern = LinePattern.Dotted;
-            line.Color = Colors.Gray;
+            var plot = new Plot();
+            MemoryBand band = MemoryPanel(plot, lines, levels, seconds);
+            plot.Title(band.FromZero ? title : $"{title}\n{Note(band)}", size: band.FromZero ? null : 15);
+            plot.XLabel("seconds into the run");
+            plot.ShowLegend(Edge.Right);
+            plot.Legend.SymbolWidth = 40;
+            plot.SavePng(path, Width + 260, Height);
+            return true;
         }
 
-        var cap = plot.Add.HorizontalLine(l.Capacity / MiB);
-        cap.LegendText = "Capacity";
-        cap.Color = Colors.Black;
-        plot.Title($"{Name(scenario)}: Used, Reserved and watermarks over time");
-        plot.XLabel("seconds into the run");
-        plot.YLabel("MiB");
-        plot.ShowLegend(Alignment.LowerRight);
-        plot.SavePng(path, Width, Height);
+        // Many policies in one panel are a tangle: one panel per policy, each on its own band (its y label says where
+        // the axis starts) and the same time axis, under a header strip with the title and one legend for all; a row of
+        // panels is panelRow strips tall.
+        const int panelRow = 3;
+        int columns = lines.Count == 4 ? 2 : Math.Min(lines.Count, 3);
+        int rows = (lines.Count + columns - 1) / columns;
+        int units = 1 + (rows * panelRow);
+        var layout = new ScottPlot.MultiplotLayouts.CustomGrid();
+        var header = new Plot();
+        header.HideAxesAndGrid();
+        header.Title(title);
+        header.ShowLegend(
+            [
+                new LegendItem { LabelText = "Used (solid)", LineColor = Colors.DimGray, LineWidth = 3, MarkerSize = 0 },
+                new LegendItem { LabelText = "Reserved (dashed)", LineColor = Colors.DimGray, LineWidth = 1.5f, LinePattern = LinePattern.Dashed, MarkerSize = 0 },
+                .. levels.Select(v => new LegendItem { LabelText = v.Name, LineColor = v.Color, LineWidth = v.Width, LinePattern = v.Pattern, MarkerSize = 0 }),
+            ],
+            Alignment.LowerCenter);
+        header.Legend.Orientation = Orientation.Horizontal;
+        header.Legend.SymbolWidth = 40;
+        var figure = new Multiplot(header);
+        layout.Set(header, new GridCell(0, 0, units, columns, 1, columns));
+        double top = levels[^1].MiB;
+        for (int i = 0; i < lines.Count; i++)
+        {
+            var panel = new Plot();
+            MemoryBand band = MemoryPanel(panel, [lines[i]], levels, seconds);
+            string name = lines[i].Policy + (lines[i].Used.Contains(top) ? " (reaches Capacity)" : string.Empty);
+            panel.Title(band.ReadingsBelow > 0 ? $"{name}: {band.ReadingsBelow} of {band.Readings} readings below the axis" : name, size: 13);
+            panel.HideLegend();
+            panel.XLabel(i >= lines.Count - columns ? "seconds into the run" : string.Empty);
+            figure.AddPlot(panel);
+            layout.Set(panel, new GridCell(1 + (i / columns * panelRow), i % columns, units, columns, panelRow, 1));
+        }
+
+        figure.Layout = layout;
+        figure.SavePng(path, 1400, units * 110);
         return true;
     }
+
+    /// <summary>Draws these policies' Used and Reserved, then the level lines over them, on the band where they live.</summary>
+    private static MemoryBand MemoryPanel(Plot plot, IReadOnlyList<MemoryLine> lines, Level[] levels, double seconds)
+    {
+        MemoryBand band = MemoryBand.Of([.. lines.SelectMany(m => m.Reserved is null ? new[] { m.Used } : [m.Used, m.Reserved])], [.. levels.Select(v => v.MiB)]);
+        double capacity = levels[^1].MiB;
+        foreach (MemoryLine line in lines)
+        {
+            var used = plot.Add.Scatter(line.Seconds, line.Used);
+
+            // A line that runs along Capacity would vanish under it: it is drawn wider, Capacity thin over it, and the
+            // legend says so.
+            used.LegendText = line.Used.Contains(capacity) ? $"{line.Policy} Used (reaches Capacity)" : $"{line.Policy} Used";
+            used.MarkerSize = 0;
+            used.LineWidth = 3;
+            used.Color = line.Color;
+            if (line.Reserved is { } r)
+            {
+                var reserved = plot.Add.Scatter(line.Seconds, r);
+                reserved.LegendText = $"{line.Policy} Reserved";
+                reserved.MarkerSize = 0;
+                reserved.LineWidth = 1.5f;
+                reserved.LinePattern = LinePattern.Dashed;
+                reserved.Color = line.Color;
+            }
+        }
+
+        foreach (Level level in levels)
+        {
+            var drawn = plot.Add.HorizontalLine(level.MiB);
+            drawn.LegendText = level.Name;
+            drawn.LinePattern = level.Pattern;
+            drawn.LineWidth = level.Width;
+            drawn.Color = level.Color;
+        }
+
+        plot.Axes.SetLimits(-0.02 * seconds, seconds * 1.02, band.Bottom, band.Top);
+        plot.YLabel(band.FromZero ? "MiB" : $"MiB (from {band.Bottom:0.###}, not 0)");
+        return band;
+    }
+
+    private static string Note(MemoryBand band) =>
+        $"y axis from {band.Bottom:0.###} MiB, not 0" +
+        (band.ReadingsBelow > 0 ? $"; {band.ReadingsBelow} of {band.Readings} readings (ramp-up, teardown) below it" : string.Empty);
+
+    /// <summary>Lines through a policy's budget readings, in MiB, and its first reading for the levels.</summary>
+    private sealed record MemoryLine(string Policy, Color Color, double[] Seconds, double[] Used, double[]? Reserved, BudgetSample Levels);
+
+    /// <summary>A horizontal level (Capacity or a watermark) in MiB, and how it is drawn.</summary>
+    private sealed record Level(string Name, double MiB, Color Color, LinePattern Pattern, float Width);
 
     private static string Name(ScenarioRun scenario) =>
         scenario.Result.Variant == "default" ? scenario.Result.Name : $"{scenario.Result.Name} ({scenario.Result.Variant})";

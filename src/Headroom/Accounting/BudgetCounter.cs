@@ -18,8 +18,21 @@ internal sealed class BudgetCounter
     /// <summary>Used + Reserved + Stocked at this level, its descendants' included.</summary>
     private long _committed;
 
-    /// <summary>Live reservations at this level or below: while none is, Used is Committed less the stocks, and an uncharge's check is one read.</summary>
-    private int _liveReservations;
+    /// <summary>A value of <see cref="_reservations"/>: no reservation is live at this level or below.</summary>
+    private const int NoneLive = 0;
+
+    /// <summary>A value of <see cref="_reservations"/>: a reservation may be live at this level or below.</summary>
+    private const int MayBeLive = 1;
+
+    /// <summary>
+    /// Whether a reservation may be live at this level or below: while none is, Used is Committed less the stocks, and
+    /// an uncharge's check is one read. <see cref="NoneLive"/>, <see cref="MayBeLive"/>, or the token of a reading that
+    /// checks whether any still is (<see cref="TryBeginForgetting"/>), which counts as may-be-live. Not a count, so
+    /// that neither an admission nor a disposal writes it with a locked instruction: an admission marks it (a plain
+    /// store, and only when it is not marked already), and a reading that walked the reservations and found none live
+    /// clears it.
+    /// </summary>
+    private int _reservations;
 
     internal BudgetCounter(MemoryBudget owner, BudgetCounter? parent, long capacity, Watermarks watermarks)
     {
@@ -42,8 +55,8 @@ internal sealed class BudgetCounter
 
     internal long Committed => Volatile.Read(ref _committed);
 
-    /// <summary>Gets whether a reservation is live at this level or below.</summary>
-    internal bool HasLiveReservations => Volatile.Read(ref _liveReservations) != 0;
+    /// <summary>Gets whether a reservation may be live at this level or below; false only when none is.</summary>
+    internal bool HasLiveReservations => Volatile.Read(ref _reservations) != NoneLive;
 
     /// <summary>The bytes a charge of this floor must leave free at this level.</summary>
     internal long FloorBytes(Floor floor) => floor switch
@@ -195,14 +208,38 @@ internal sealed class BudgetCounter
         }
     }
 
-    /// <summary>Counts a reservation that became live (+1) or was disposed (−1) at this level and every ancestor.</summary>
-    internal void CountLiveReservation(int delta)
+    /// <summary>
+    /// Marks this level and every ancestor as holding a live reservation. The caller listed it in the tree's
+    /// <c>LiveReservations</c> and has made a full fence since, so that a reading clearing the mark either sees it
+    /// listed (after its own fence) or has cleared the mark before this reads it (and this marks it again).
+    /// </summary>
+    internal void NoteLiveReservation()
     {
         for (BudgetCounter? level = this; level is not null; level = level.Parent)
         {
-            Interlocked.Add(ref level._liveReservations, delta);
+            if (Volatile.Read(ref level._reservations) != MayBeLive)
+            {
+                Volatile.Write(ref level._reservations, MayBeLive); // NoneLive, or a reading's token: its clearing must fail
+            }
         }
     }
+
+    /// <summary>
+    /// A reading found no live reservation at or below this level and starts to prove it: replaces the mark with its
+    /// <paramref name="token"/> (unique among readings in progress) by a compare-and-swap, which is also the full fence
+    /// after which it walks them again. False when the level was not simply marked (another reading proves it already).
+    /// </summary>
+    internal bool TryBeginForgetting(int token)
+    {
+        Debug.Assert(token > MayBeLive, "a token is neither mark");
+        return Volatile.Read(ref _reservations) == MayBeLive && Interlocked.CompareExchange(ref _reservations, token, MayBeLive) == MayBeLive;
+    }
+
+    /// <summary>
+    /// Ends the proof that <see cref="TryBeginForgetting"/> began: clears the mark when the walk after it found none live,
+    /// else restores it. Either fails, harmlessly, when an admission marked the level meanwhile.
+    /// </summary>
+    internal void EndForgetting(int token, bool anyLive) => Interlocked.CompareExchange(ref _reservations, anyLive ? MayBeLive : NoneLive, token);
 
     /// <summary>
     /// Committed below zero is proof of an earlier uncharge that took bytes live reservations or stocks held (an

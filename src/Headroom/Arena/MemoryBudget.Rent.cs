@@ -33,7 +33,8 @@ public sealed partial class MemoryBudget
     /// <param name="site">An optional name for the caller, reported in warnings and exceptions.</param>
     /// <param name="cancellationToken">Ends a wait; a cancelled rent leaves nothing behind.</param>
     /// <returns>
-    /// The buffer; dispose it to return it (disposing twice is harmless; its memory after disposal throws
+    /// The buffer; dispose it to return it (disposing twice is harmless, but not from two threads at the same instant,
+    /// as for the BCL's pool owners; its memory after disposal throws
     /// <see cref="ObjectDisposedException"/>). Its contents are not cleared. The charge is the size rounded up to the
     /// buffer's size class (powers of two from 64 B to 1 MiB; whole pages above), the native bytes it really holds.
     /// </returns>

@@ -97,8 +97,8 @@ public sealed partial class MemoryBudget
     /// <remarks>
     /// Allowed after <see cref="Dispose"/>, so that holders can unwind. The bytes are credited to the consumer current
     /// on this flow, if any; a charge held as a <see cref="ChargeLease"/> credits the consumer that made it instead.
-    /// The check is exact and costs one read while no reservation is live at or below this budget; while one is, Used
-    /// is read by walking them, and it refuses only what several readings in a row refuse. It covers this budget only: uncharging a parent for what a child charged is not caught
+    /// The check is exact and costs one read while no reservation is live at or below this budget (from the first
+    /// reading after the last was disposed); while one is, Used is read by walking them, and it refuses only what several readings in a row refuse. It covers this budget only: uncharging a parent for what a child charged is not caught
     /// (a lease cannot make that mistake). While other threads' stocks hold bytes of this budget (see
     /// <see cref="Stocked"/>), an uncharge above Used by no more than they hold may pass the check; it then shows
     /// when the stocks are drained, logged and repaired as Committed below zero.
@@ -113,8 +113,9 @@ public sealed partial class MemoryBudget
             ThrowNotPositive(bytes);
         }
 
-        // Used is Committed while no reservation is live here: one read. Otherwise Used is read by walking them.
-        if (Counter.HasLiveReservations && ReadUsed(out _) is var used && bytes > used)
+        // Used is Committed while no reservation is live here: one read. Otherwise Used is read by walking them, first
+        // without announcing the reading (no locked instruction): a low reading only sends it to the announced ones.
+        if (Counter.HasLiveReservations && ReadUsedUnannounced() is var used && bytes > used)
         {
             CheckUnchargeAgainstReadings(bytes, used);
         }

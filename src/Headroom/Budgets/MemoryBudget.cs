@@ -82,7 +82,7 @@ public sealed partial class MemoryBudget : IDisposable, IAsyncDisposable
     /// <summary>Gets the bytes promised to live reservations and not yet drawn, children's included.</summary>
     /// <remarks>
     /// The sum of the live reservations' <see cref="MemoryReservation.Remaining"/>: zero at the cost of one read while
-    /// none is live at or below this budget; otherwise a read walks them, so it is not for hot paths, and it is read
+    /// none is live at or below this budget (from the first reading after the last was disposed); otherwise a read walks them, so it is not for hot paths, and it is read
     /// together with <see cref="Used"/>, as exactly (see there).
     /// </remarks>
     public long Reserved

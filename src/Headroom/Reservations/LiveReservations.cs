@@ -26,7 +26,10 @@ internal sealed class LiveReservations
     private ThreadList[] _lists = []; // replaced whole under _sync, so readers need no lock
     private volatile bool _closed;
 
-    /// <summary>Lists a reservation just admitted: Committed already counts it, so no reader counts it only here.</summary>
+    /// <summary>
+    /// Lists a reservation: one just admitted (Committed already counts it), or one about to be admitted, which counts
+    /// 0 until it is; so no reader counts it only here.
+    /// </summary>
     internal void Add(MemoryReservation reservation)
     {
         Slot slot = t_slot ??= new Slot();
@@ -59,17 +62,26 @@ internal sealed class LiveReservations
         }
     }
 
-    /// <summary>The remaining bytes of the live reservations at <paramref name="level"/> or its descendants.</summary>
-    internal long Within(MemoryBudget level)
+    /// <summary>
+    /// The remaining bytes of the live reservations at <paramref name="level"/> or its descendants;
+    /// <paramref name="anyLive"/> says whether it met one not disposed (one listed and not yet admitted included).
+    /// </summary>
+    internal long Within(MemoryBudget level, out bool anyLive)
     {
         long sum = 0;
+        anyLive = false;
         foreach (ThreadList list in Volatile.Read(ref _lists))
         {
             for (MemoryReservation? r = list.Head; r is not null; r = Volatile.Read(ref r.NextLive))
             {
                 if (r.Budget.IsWithin(level))
                 {
-                    sum += r.Remaining;
+                    long remaining = r.RawRemaining;
+                    if (remaining >= 0)
+                    {
+                        sum += remaining;
+                        anyLive = true;
+                    }
                 }
             }
         }
@@ -85,7 +97,7 @@ internal sealed class LiveReservations
         {
             for (MemoryReservation? r = list.Head; r is not null; r = Volatile.Read(ref r.NextLive))
             {
-                if (!r.IsDisposed && r.Budget.IsWithin(level))
+                if (!r.IsDisposed && r.IsAdmitted && r.Budget.IsWithin(level))
                 {
                     live.Add(r);
                 }

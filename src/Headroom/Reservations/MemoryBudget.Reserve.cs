@@ -18,8 +18,17 @@ public sealed partial class MemoryBudget
     public bool TryReserve(long bytes, [NotNullWhen(true)] out MemoryReservation? reservation, ReservationMode mode = ReservationMode.Watermark)
     {
         ValidateReservation(bytes, mode);
-        reservation = TryAdmit(bytes) ? new MemoryReservation(this, bytes, mode) : null;
-        return reservation is not null;
+        var listed = new MemoryReservation(this, mode);
+        Tree.Reservations.Add(listed); // before the admission, counting 0 until it is filled: see AdmitListed
+        if (!TryAdmit(bytes))
+        {
+            listed.Abandon();
+            reservation = null;
+            return false;
+        }
+
+        reservation = listed.AdmitListed(bytes);
+        return true;
     }
 
     /// <summary>
@@ -145,7 +154,7 @@ public sealed partial class MemoryBudget
 
     /// <summary>
     /// Returns bytes admitted for a reservation that Remaining never counted (it was disposed meanwhile) to ordinary free
-    /// memory, and wakes the waiters that now fit. A release of bytes Remaining counted goes through <see cref="EndRelease"/>.
+    /// memory, and wakes the waiters that now fit. A release of bytes Remaining counted goes through <see cref="EndRelease(long, AllocationContext?, bool)"/>.
     /// </summary>
     internal void ReleaseReserved(long bytes)
     {

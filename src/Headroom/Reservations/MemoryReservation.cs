@@ -20,20 +20,11 @@ public sealed partial class MemoryReservation : IDisposable, IAsyncDisposable
     /// <summary>The amount and the remainder, moved lock-free; used in place (never copied).</summary>
     private ReservationBalance _balance;
 
-    /// <summary>Called once the budget admitted <paramref name="amount"/>: Committed already counts it.</summary>
-    internal MemoryReservation(MemoryBudget budget, long amount, ReservationMode mode)
-    {
-        Budget = budget;
-        Mode = mode;
-        _balance = new ReservationBalance(amount);
-        Budget.Tree.Reservations.Add(this); // from now on Reserved counts it
-        Budget.Counter.CountLiveReservation(1);
-        Adopted();
-    }
-
     /// <summary>
-    /// A reservation for a request that may wait: <see cref="Admit"/> fills and lists it when the budget admits it, on
-    /// whichever thread grants it; the requester gets it only after that.
+    /// A reservation not yet admitted. For a request that may wait, <see cref="Admit"/> fills and lists it when the
+    /// budget admits it, on whichever thread grants it; the requester gets it only after that. For one that does not
+    /// wait, the caller lists it first (<see cref="LiveReservations.Add"/>), then admits the bytes, then calls
+    /// <see cref="AdmitListed"/> or <see cref="Abandon"/>.
     /// </summary>
     internal MemoryReservation(MemoryBudget budget, ReservationMode mode)
     {
@@ -72,6 +63,12 @@ public sealed partial class MemoryReservation : IDisposable, IAsyncDisposable
 
     /// <summary>Gets whether the reservation was disposed.</summary>
     public bool IsDisposed => _balance.IsDisposed;
+
+    /// <summary>Gets the raw remainder, for readers walking the live reservations: negative once disposed.</summary>
+    internal long RawRemaining => _balance.RawRemaining;
+
+    /// <summary>Gets whether the budget admitted it (false for one listed or queued before its admission).</summary>
+    internal bool IsAdmitted => _balance.IsAdmitted;
 
     /// <summary>Opens an ambient scope: charges on this flow against <see cref="Budget"/> or a descendant go through the reservation.</summary>
     /// <returns>The scope; dispose it to restore the scope that was open before.</returns>
@@ -157,17 +154,16 @@ public sealed partial class MemoryReservation : IDisposable, IAsyncDisposable
             MemoryBudget.ThrowNotPositive(bytes);
         }
 
-        ReleasesInFlight releases = Budget.Tree.Releases;
-        releases.Begin(); // Remaining drops before Committed: a reading of Used must see both or neither
         if (!_balance.TryShrink(bytes, out long remaining))
         {
-            releases.End();
             ThrowIfDisposed(remaining);
             throw new ArgumentOutOfRangeException(nameof(bytes), bytes,
                 $"Cannot shrink the reservation on budget '{Budget.Name}' by {bytes} bytes: only {remaining} bytes remain.");
         }
 
-        Budget.EndRelease(bytes, AllocationContext.Current);
+        // Remaining dropped (a locked instruction) before Committed: a reading of Used in progress must see both or neither.
+        bool bracketed = Budget.Tree.Releases.BeginIfWatched();
+        Budget.EndRelease(bytes, AllocationContext.Current, bracketed);
     }
 
     /// <summary>Grows the reservation by <paramref name="bytes"/> if the budget can admit them now; growing is a new admission.</summary>
@@ -220,21 +216,14 @@ public sealed partial class MemoryReservation : IDisposable, IAsyncDisposable
     /// <summary>Returns exactly <see cref="Remaining"/> to the budget. Disposing twice is harmless.</summary>
     public void Dispose()
     {
-        if (_balance.IsDisposed)
-        {
-            return; // disposed already: no release to bracket
-        }
-
-        ReleasesInFlight releases = Budget.Tree.Releases;
-        releases.Begin(); // Remaining drops before Committed: a reading of Used must see both or neither
         if (!_balance.TryClose(out long remaining))
         {
-            releases.End(); // another dispose won the race
-            return;
+            return; // disposed already, or another dispose won the race
         }
 
-        Budget.Counter.CountLiveReservation(-1);
-        Budget.EndRelease(remaining, AllocationContext.Current);
+        // Remaining dropped (a locked instruction) before Committed: a reading of Used in progress must see both or neither.
+        bool bracketed = Budget.Tree.Releases.BeginIfWatched();
+        Budget.EndRelease(remaining, AllocationContext.Current, bracketed); // the mark of a live reservation is a reading's to clear
     }
 
     /// <summary>Returns exactly <see cref="Remaining"/> to the budget. Disposing twice is harmless.</summary>
@@ -267,11 +256,27 @@ public sealed partial class MemoryReservation : IDisposable, IAsyncDisposable
         if (_balance.Fill(bytes, out bool refused))
         {
             Budget.Tree.Reservations.Add(this); // the first admission: from now on Reserved counts it
-            Budget.Counter.CountLiveReservation(1);
+            Interlocked.MemoryBarrier(); // listed, then marked: see BudgetCounter.NoteLiveReservation
+            Budget.Counter.NoteLiveReservation();
         }
 
         return !refused;
     }
+
+    /// <summary>
+    /// Fills a reservation its caller listed before the budget admitted <paramref name="bytes"/> (Committed counts them
+    /// now): the admission's compare-and-swap came after the listing, so it is the full fence that marking the levels
+    /// needs (<see cref="BudgetCounter.NoteLiveReservation"/>). Nobody else holds it yet.
+    /// </summary>
+    internal MemoryReservation AdmitListed(long bytes)
+    {
+        _balance.Fill(bytes, out _);
+        Budget.Counter.NoteLiveReservation();
+        return Adopted();
+    }
+
+    /// <summary>The admission of a reservation listed before it was refused: it counts as disposed, and its list prunes it.</summary>
+    internal void Abandon() => _balance.Abandon();
 
     /// <summary><see cref="Admit"/> outside the tree's lock: bytes that a reservation disposed meanwhile cannot take go straight back (false).</summary>
     internal bool AdmitOrRelease(long bytes)

@@ -1,17 +1,19 @@
+using System.Diagnostics;
+
 namespace Headroom;
 
 /// <summary>
 /// A reservation's lock-free state machine (semantics §5): the bytes admitted and the bytes still promised, each moved
 /// by compare-and-swap, with no lock and no counter that every draw would update. States: not yet admitted (a
-/// reservation made for a wait), live (Remaining ≥ 0), disposed (Remaining holds the complement of what was given back
-/// undrawn). A field of its reservation, used in place.
+/// reservation made for a wait, or one listed just before its admission), live (Remaining ≥ 0), disposed (Remaining
+/// holds the complement of what was given back undrawn). A field of its reservation, used in place.
 /// </summary>
 internal struct ReservationBalance
 {
     /// <summary>
-    /// The value of <see cref="_amount"/> in a reservation made for a wait, until the grant admits it: kept out of
-    /// <see cref="_remaining"/>, where every negative value is a disposed reservation's record, and out of reach of
-    /// the amount a growth racing a shrink can show for an instant.
+    /// The value of <see cref="_amount"/> in a reservation made for a wait, until the grant admits it, or listed
+    /// before its admission, until it is filled: kept out of <see cref="_remaining"/>, where every negative value is a
+    /// disposed reservation's record, and out of reach of the amount a growth racing a shrink can show for an instant.
     /// </summary>
     private const long NotAdmitted = long.MinValue;
 
@@ -54,6 +56,9 @@ internal struct ReservationBalance
 
     internal readonly bool IsDisposed => Volatile.Read(in _remaining) < 0;
 
+    /// <summary>Gets whether the balance was admitted (false for one still waiting for its admission).</summary>
+    internal readonly bool IsAdmitted => Volatile.Read(in _amount) != NotAdmitted;
+
     /// <summary>
     /// Puts admitted bytes in: a balance waiting for its admission is filled (true: the caller lists it, nobody else
     /// sees it yet); a live one grows; a disposed one refuses (<paramref name="refused"/>), with nothing changed.
@@ -63,7 +68,8 @@ internal struct ReservationBalance
         refused = false;
         if (Volatile.Read(ref _amount) == NotAdmitted)
         {
-            _remaining = bytes; // nobody else sees this reservation before its admission completes
+            // Nobody else disposes, draws or grows it before its admission completes; readers may see it listed.
+            Volatile.Write(ref _remaining, bytes);
             Volatile.Write(ref _amount, bytes);
             return true;
         }
@@ -143,6 +149,13 @@ internal struct ReservationBalance
         }
 
         return false;
+    }
+
+    /// <summary>Closes a balance that was never admitted (its admission was refused), so that it counts as disposed.</summary>
+    internal void Abandon()
+    {
+        Debug.Assert(!IsAdmitted && _remaining == 0, "only a balance waiting for its admission is abandoned");
+        Volatile.Write(ref _remaining, ~0L); // disposed, having given back nothing
     }
 
     /// <summary>Closes a live balance, taking its remainder (<paramref name="remaining"/>); false when it was closed already.</summary>

@@ -627,6 +627,70 @@ public sealed class ReservationConcurrencyTests(ITestOutputHelper output)
         });
     }
 
+    /// <summary>
+    /// A disposal leaves the budget's mark of a live reservation to the next reading that finds none, so readings clear
+    /// it while admissions list new ones. Capacity 10: d reserves 2 and disposes it (a stale mark); a reserves 3 and
+    /// holds it undrawn while c charges and uncharges 1 (each uncharge reads Used) and a reader takes snapshots. Every
+    /// reading while a holds its reservation, a's own included, counts its 3 bytes as reserved: a reading that cleared
+    /// the mark just as a was admitted would read them as used.
+    /// </summary>
+    [Fact]
+    public void A_reservation_admitted_while_readings_clear_a_stale_mark_stays_counted_as_reserved()
+    {
+        Explore(output, async () =>
+        {
+            MemoryBudget budget = NewBudget(capacity: 10);
+            int aHolds = 0; // 1 from a's admission until it disposes
+            Task d = Task.Run(async () =>
+            {
+                Specification.Assert(budget.TryReserve(2, out MemoryReservation? r), "d was refused 2 bytes.");
+                await Pause();
+                r!.Dispose();
+                Note($"d disposed [{State(budget)}]");
+            });
+            Task a = Task.Run(async () =>
+            {
+                Specification.Assert(budget.TryReserve(3, out MemoryReservation? r), "a was refused 3 bytes.");
+                Volatile.Write(ref aHolds, 1);
+                Note($"a admitted 3 [{State(budget)}]");
+                for (int i = 0; i < 2; i++)
+                {
+                    MemoryBudgetSnapshot s = budget.GetSnapshot();
+                    Specification.Assert(s.Reserved >= 3, "a holds 3 undrawn, but the budget reads {0}", s);
+                    await Pause();
+                }
+
+                Volatile.Write(ref aHolds, 0);
+                r!.Dispose();
+                Note($"a disposed [{State(budget)}]");
+            });
+            Task c = Task.Run(async () =>
+            {
+                for (int i = 0; i < 3; i++)
+                {
+                    budget.Charge(1, AllocationMode.NoWait);
+                    await Pause();
+                    budget.Uncharge(1); // reads Used while the mark is set
+                }
+            });
+            Task reader = Task.Run(async () =>
+            {
+                for (int i = 0; i < 3; i++)
+                {
+                    bool held = Volatile.Read(ref aHolds) == 1;
+                    MemoryBudgetSnapshot s = budget.GetSnapshot();
+                    held &= Volatile.Read(ref aHolds) == 1;
+                    Note($"read {s.Used} used, {s.Reserved} reserved{(held ? " while a held" : string.Empty)}");
+                    Specification.Assert(!held || s.Reserved >= 3, "a held 3 undrawn throughout, but the reader read {0}", s);
+                    await Pause();
+                }
+            });
+
+            await All(d, a, c, reader);
+            CheckDrained(budget);
+        });
+    }
+
     // ---------------------------------------------------------------------------------------------------------------
     // Helpers
     // ---------------------------------------------------------------------------------------------------------------
