@@ -1,4 +1,4 @@
-using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using Headroom.Arena;
 
 namespace Headroom.Pools;
@@ -11,21 +11,26 @@ namespace Headroom.Pools;
 /// </summary>
 internal sealed class KeptBuffers
 {
+    /// <summary>Buffers of one class a share holds before its stack grows.</summary>
+    private const int InitialDepth = 16;
+
     private readonly Stack<nint>[] _kept = new Stack<nint>[SizeClasses.Count]; // guarded by _guard
 
     // Its sections are a push or a pop (a close's a few more), never a wait or a call out, so a thread that finds it
     // taken spins: a SpinLock without owner tracking enters with one locked instruction and leaves with a plain store.
-    private SpinLock _guard = new(enableThreadOwnerTracking: false);
+    // It sits alone on its cache line (GuardLine), so that no other core's reads of whatever was allocated beside it
+    // (the pool, the other shares) bounce the line its core writes on every rent and return.
+    private GuardLine _guard;
     private bool _closed; // guarded by _guard: the pool was disposed, and this share given back
-#pragma warning disable CS0169 // never read: its 64 bytes keep the next share's guard off this one's cache line
-    private CacheLinePadding _padding;
-#pragma warning restore CS0169
 
     internal KeptBuffers()
     {
+        _guard.Lock = new SpinLock(enableThreadOwnerTracking: false);
         for (int cls = 0; cls < _kept.Length; cls++)
         {
-            _kept[cls] = new Stack<nint>();
+            // Sized now, one share after the other: a stack's first array made on its first push would sit next to the
+            // array another core's share made at the same moment, and the two cores would share its line.
+            _kept[cls] = new Stack<nint>(InitialDepth);
         }
     }
 
@@ -83,14 +88,16 @@ internal sealed class KeptBuffers
     private void Enter()
     {
         bool taken = false;
-        _guard.Enter(ref taken);
+        _guard.Lock.Enter(ref taken);
     }
 
-    private void Exit() => _guard.Exit(useMemoryBarrier: false); // the release store publishes the section's writes to the next one in
+    private void Exit() => _guard.Lock.Exit(useMemoryBarrier: false); // the release store publishes the section's writes to the next one in
 
-    [InlineArray(8)]
-    private struct CacheLinePadding
+    /// <summary>A spin lock with a cache line of nothing on either side of it.</summary>
+    [StructLayout(LayoutKind.Explicit, Size = 192)]
+    private struct GuardLine
     {
-        private long _element;
+        [FieldOffset(64)]
+        internal SpinLock Lock;
     }
 }
