@@ -11,9 +11,6 @@ namespace Headroom.Pools;
 /// </summary>
 internal sealed class KeptBuffers
 {
-    /// <summary>Buffers of one class a share holds before its stack grows.</summary>
-    private const int InitialDepth = 16;
-
     private readonly Stack<nint>[] _kept = new Stack<nint>[SizeClasses.Count]; // guarded by _guard
 
     // Its sections are a push or a pop (a close's a few more), never a wait or a call out, so a thread that finds it
@@ -23,16 +20,18 @@ internal sealed class KeptBuffers
     private GuardLine _guard;
     private bool _closed; // guarded by _guard: the pool was disposed, and this share given back
 
+    /// <summary>A share made on the core that first returns a buffer there, so that it and its stacks' arrays sit among that thread's allocations.</summary>
     internal KeptBuffers()
     {
         _guard.Lock = new SpinLock(enableThreadOwnerTracking: false);
         for (int cls = 0; cls < _kept.Length; cls++)
         {
-            // Sized now, one share after the other: a stack's first array made on its first push would sit next to the
-            // array another core's share made at the same moment, and the two cores would share its line.
-            _kept[cls] = new Stack<nint>(InitialDepth);
+            _kept[cls] = new Stack<nint>();
         }
     }
+
+    /// <summary>Gets a share that was closed from the start: what a disposed pool puts where no share was made yet.</summary>
+    internal static KeptBuffers Closed { get; } = CreateClosed();
 
     /// <summary>Takes a kept buffer of <paramref name="cls"/>: <see langword="null"/> once closed, else whether one was there.</summary>
     internal bool? TryPop(int cls, out nint buffer)
@@ -83,6 +82,13 @@ internal sealed class KeptBuffers
         {
             Exit();
         }
+    }
+
+    private static KeptBuffers CreateClosed()
+    {
+        var share = new KeptBuffers();
+        share.Close([]);
+        return share;
     }
 
     private void Enter()

@@ -15,18 +15,16 @@ internal sealed class ReservedMemoryPool : MemoryPool<byte>, IBufferHome
 {
     private readonly MemoryReservation _reservation;
     private readonly AllocationMode _mode;
-    private readonly KeptBuffers[] _shares; // one per core (at most 64): a rent takes from its core's first, then from the others
+    // One slot per core (at most 64), each filled by the first return on that core: a pool per connection, used from a
+    // core or two, makes a share or two, not one per core of the machine. A rent takes from its core's first, then the others'.
+    private readonly KeptBuffers?[] _shares;
     private volatile bool _disposed; // set before the shares close: a direct rent, which keeps nothing, reads it alone
 
     internal ReservedMemoryPool(MemoryReservation reservation, AllocationMode mode)
     {
         _reservation = reservation;
         _mode = mode;
-        _shares = new KeptBuffers[Math.Min(Environment.ProcessorCount, 64)];
-        for (int i = 0; i < _shares.Length; i++)
-        {
-            _shares[i] = new KeptBuffers();
-        }
+        _shares = new KeptBuffers?[Math.Min(Environment.ProcessorCount, 64)];
     }
 
     public override int MaxBufferSize => int.MaxValue;
@@ -46,17 +44,26 @@ internal sealed class ReservedMemoryPool : MemoryPool<byte>, IBufferHome
             int home = Home;
             for (int i = 0; i < _shares.Length; i++)
             {
-                switch (_shares[(home + i) % _shares.Length].TryPop(cls, out nint kept))
+                KeptBuffers? share = Volatile.Read(ref _shares[(home + i) % _shares.Length]);
+                if (share is null)
                 {
-                    case true:
-                        return new ArenaBuffer(this, Budget, kept, cls, footprint, length, consumer: null); // charged already
-                    case null:
-                        BudgetMemoryPool.ThrowDisposed(Budget);
-                        break;
+                    continue; // no return on that core yet
+                }
+
+                bool? popped = share.TryPop(cls, out nint kept);
+                if (popped is null)
+                {
+                    BudgetMemoryPool.ThrowDisposed(Budget); // a closed share: the pool was disposed
+                }
+
+                if (popped == true)
+                {
+                    return new ArenaBuffer(this, Budget, kept, cls, footprint, length, consumer: null); // charged already
                 }
             }
         }
-        else if (_disposed)
+
+        if (_disposed)
         {
             BudgetMemoryPool.ThrowDisposed(Budget);
         }
@@ -67,13 +74,17 @@ internal sealed class ReservedMemoryPool : MemoryPool<byte>, IBufferHome
 
     public void Return(nint buffer, int cls, long footprint, MemoryBudget budget, MemoryConsumer? consumer)
     {
-        if (cls != SizeClasses.Direct && _shares[Home].TryPush(cls, buffer))
+        if (cls != SizeClasses.Direct && Share(Home).TryPush(cls, buffer))
         {
             return;
         }
 
         budget.Arena.Return(buffer, cls, footprint, budget, consumer); // direct, or the pool was disposed
     }
+
+    /// <summary>The share of slot <paramref name="slot"/>, made by this thread if there is none yet.</summary>
+    private KeptBuffers Share(int slot) =>
+        Volatile.Read(ref _shares[slot]) ?? Interlocked.CompareExchange(ref _shares[slot], new KeptBuffers(), null) ?? _shares[slot]!;
 
     /// <summary>Gives the kept buffers back to the arena (uncharging them); buffers still out go there when disposed. Later rents throw.</summary>
     protected override void Dispose(bool disposing)
@@ -85,9 +96,10 @@ internal sealed class ReservedMemoryPool : MemoryPool<byte>, IBufferHome
 
         _disposed = true;
         var kept = new List<(nint Buffer, int Class)>();
-        foreach (KeptBuffers share in _shares)
+        for (int i = 0; i < _shares.Length; i++)
         {
-            share.Close(kept); // a second disposal racing this one finds the shares closed and empty
+            // An empty slot gets the closed share, so that a return racing this one cannot make an open share after it.
+            (Interlocked.CompareExchange(ref _shares[i], KeptBuffers.Closed, null) ?? KeptBuffers.Closed).Close(kept); // a second disposal finds them closed and empty
         }
 
         foreach ((nint buffer, int cls) in kept)
