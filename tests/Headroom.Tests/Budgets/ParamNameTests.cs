@@ -121,28 +121,36 @@ public sealed class ParamNameTests
         c.Sync("CreateChild on a disposed budget", s => s.Gone.CreateChild("c", 10), disposed, null, "gone");
         c.Sync("CreateChild(options) on a disposed budget", s => s.Gone.CreateChild(TestBudgets.FlatChild("c", 10)), disposed, null, "gone");
 
-        // The charge entry points, at the root and at a child: sizes, modes and priorities.
-        var charges = new (string Name, Func<MemoryBudget, long, AllocationMode, AllocationPriority, Task> Call, bool IsTry)[]
+        // The charge, lease and rent entry points, at the root and at a child: sizes, modes and priorities. A rent's
+        // size is an int named size; a charge's, a long named bytes (so only a charge meets long's extremes).
+        var allocations = new (string Name, Func<MemoryBudget, long, AllocationMode, AllocationPriority, Task> Call, bool IsTry, string Size)[]
         {
-            ("TryCharge", (b, n, m, p) => Run(() => b.TryCharge(n, m, p)), true),
-            ("Charge", (b, n, m, p) => Run(() => b.Charge(n, m, p)), false),
-            ("ChargeAsync", async (b, n, m, p) => await b.ChargeAsync(n, m, p), false),
-            ("TryLease", (b, n, m, p) => Run(() => b.TryLease(n, out _, m, p)), true),
-            ("Lease", (b, n, m, p) => Run(() => b.Lease(n, m, p)), false),
-            ("LeaseAsync", async (b, n, m, p) => await b.LeaseAsync(n, m, p), false),
+            ("TryCharge", (b, n, m, p) => Run(() => b.TryCharge(n, m, p)), true, "bytes"),
+            ("Charge", (b, n, m, p) => Run(() => b.Charge(n, m, p)), false, "bytes"),
+            ("ChargeAsync", async (b, n, m, p) => await b.ChargeAsync(n, m, p), false, "bytes"),
+            ("TryLease", (b, n, m, p) => Run(() => b.TryLease(n, out _, m, p)), true, "bytes"),
+            ("Lease", (b, n, m, p) => Run(() => b.Lease(n, m, p)), false, "bytes"),
+            ("LeaseAsync", async (b, n, m, p) => await b.LeaseAsync(n, m, p), false, "bytes"),
+            ("TryRent", (b, n, m, p) => Run(() => b.TryRent(checked((int)n), out _, m, p)), true, "size"),
+            ("Rent", (b, n, m, p) => Run(() => b.Rent(checked((int)n), m, p)), false, "size"),
+            ("RentAsync", async (b, n, m, p) => await b.RentAsync(checked((int)n), m, p), false, "size"),
         };
-        foreach ((string name, Func<MemoryBudget, long, AllocationMode, AllocationPriority, Task> call, bool isTry) in charges)
+        foreach ((string name, Func<MemoryBudget, long, AllocationMode, AllocationPriority, Task> call, bool isTry, string size) in allocations)
         {
             AllocationMode ok = isTry ? AllocationMode.NoWait : AllocationMode.MayFail;
-            c.Async($"{name}(0)", s => call(s.Root, 0, ok, AllocationPriority.Normal), range, "bytes", "0");
-            c.Async($"{name}(-1)", s => call(s.Root, -1, ok, AllocationPriority.Normal), range, "bytes", "-1");
-            c.Async($"{name}(long.MinValue)", s => call(s.Root, long.MinValue, ok, AllocationPriority.Normal), range, "bytes", Text(long.MinValue));
-            c.Async($"{name}(above capacity)", s => call(s.Root, 1001, ok, AllocationPriority.Normal), range, "bytes", "1001");
-            c.Async($"{name}(long.MaxValue)", s => call(s.Root, long.MaxValue, ok, AllocationPriority.Normal), range, "bytes", Text(long.MaxValue));
-            c.Async($"{name}(above a child's capacity)", s => call(s.Child, 501, ok, AllocationPriority.Normal), range, "bytes", "501");
+            c.Async($"{name}(0)", s => call(s.Root, 0, ok, AllocationPriority.Normal), range, size, "0");
+            c.Async($"{name}(-1)", s => call(s.Root, -1, ok, AllocationPriority.Normal), range, size, "-1");
+            c.Async($"{name}(above capacity)", s => call(s.Root, 1001, ok, AllocationPriority.Normal), range, size, "1001");
+            c.Async($"{name}(above a child's capacity)", s => call(s.Child, 501, ok, AllocationPriority.Normal), range, size, "501");
             c.Async($"{name}(undefined mode)", s => call(s.Root, 1, (AllocationMode)9, AllocationPriority.Normal), range, "mode", "9");
             c.Async($"{name}(undefined priority)", s => call(s.Root, 1, ok, (AllocationPriority)7), range, "priority", "7");
             c.Async($"{name} on a disposed budget", s => call(s.Gone, 1, ok, AllocationPriority.Normal), disposed, null, "gone");
+            if (size == "bytes")
+            {
+                c.Async($"{name}(long.MinValue)", s => call(s.Root, long.MinValue, ok, AllocationPriority.Normal), range, size, Text(long.MinValue));
+                c.Async($"{name}(long.MaxValue)", s => call(s.Root, long.MaxValue, ok, AllocationPriority.Normal), range, size, Text(long.MaxValue));
+            }
+
             if (isTry)
             {
                 c.Async($"{name}(NoFail)", s => call(s.Root, 1, AllocationMode.NoFail, AllocationPriority.Normal), range, "mode", "NoFail");
@@ -150,7 +158,7 @@ public sealed class ParamNameTests
             else
             {
                 // A NoFail charge that no level could ever grant (900 at most at normal priority) would wait forever.
-                c.Async($"{name}(NoFail, never grantable)", s => call(s.Root, 950, AllocationMode.NoFail, AllocationPriority.Normal), range, "bytes", "950");
+                c.Async($"{name}(NoFail, never grantable)", s => call(s.Root, 950, AllocationMode.NoFail, AllocationPriority.Normal), range, size, "950");
             }
         }
 
@@ -160,33 +168,6 @@ public sealed class ParamNameTests
         c.Sync("Uncharge(above Used)", s => s.Root.Uncharge(Scene.RootUsed + 1), range, "bytes", Text(Scene.RootUsed + 1));
         c.Sync("Uncharge(above a child's Used)", s => s.Child.Uncharge(Scene.ChildCharged + 1), range, "bytes", Text(Scene.ChildCharged + 1));
         c.Sync("Uncharge(long.MaxValue)", s => s.Root.Uncharge(long.MaxValue), range, "bytes", Text(long.MaxValue));
-
-        // Rent.
-        var rents = new (string Name, Func<MemoryBudget, int, AllocationMode, AllocationPriority, Task> Call, bool IsTry)[]
-        {
-            ("TryRent", (b, n, m, p) => Run(() => b.TryRent(n, out _, m, p)), true),
-            ("Rent", (b, n, m, p) => Run(() => b.Rent(n, m, p)), false),
-            ("RentAsync", async (b, n, m, p) => await b.RentAsync(n, m, p), false),
-        };
-        foreach ((string name, Func<MemoryBudget, int, AllocationMode, AllocationPriority, Task> call, bool isTry) in rents)
-        {
-            AllocationMode ok = isTry ? AllocationMode.NoWait : AllocationMode.MayFail;
-            c.Async($"{name}(0)", s => call(s.Root, 0, ok, AllocationPriority.Normal), range, "size", "0");
-            c.Async($"{name}(-1)", s => call(s.Root, -1, ok, AllocationPriority.Normal), range, "size", "-1");
-            c.Async($"{name}(above capacity)", s => call(s.Root, 1001, ok, AllocationPriority.Normal), range, "size", "1001");
-            c.Async($"{name}(above a child's capacity)", s => call(s.Child, 501, ok, AllocationPriority.Normal), range, "size", "501");
-            c.Async($"{name}(undefined mode)", s => call(s.Root, 1, (AllocationMode)9, AllocationPriority.Normal), range, "mode", "9");
-            c.Async($"{name}(undefined priority)", s => call(s.Root, 1, ok, (AllocationPriority)7), range, "priority", "7");
-            c.Async($"{name} on a disposed budget", s => call(s.Gone, 1, ok, AllocationPriority.Normal), disposed, null, "gone");
-            if (isTry)
-            {
-                c.Async($"{name}(NoFail)", s => call(s.Root, 1, AllocationMode.NoFail, AllocationPriority.Normal), range, "mode", "NoFail");
-            }
-            else
-            {
-                c.Async($"{name}(NoFail, never grantable)", s => call(s.Root, 950, AllocationMode.NoFail, AllocationPriority.Normal), range, "size", "950");
-            }
-        }
 
         // Reservations' admission.
         c.Sync("TryReserve(0)", s => s.Root.TryReserve(0, out _), range, "bytes", "0");
