@@ -60,7 +60,7 @@ public sealed partial class MemoryBudget
         Validate(footprint, mode, priority);
         ThrowIfNoFailTry(mode);
         NativeArena arena = Arena;
-        if (TryRentParked(arena, cls, footprint, size, out ArenaBuffer? parked))
+        if (TryRentParked(arena, cls, footprint, size) is { } parked)
         {
             owner = parked;
             return true;
@@ -89,7 +89,7 @@ public sealed partial class MemoryBudget
         (int cls, long footprint) = Fit(size);
         Validate(footprint, mode, priority);
         NativeArena arena = Arena;
-        if (TryRentParked(arena, cls, footprint, size, out ArenaBuffer? parked))
+        if (TryRentParked(arena, cls, footprint, size) is { } parked)
         {
             return new(parked);
         }
@@ -127,7 +127,7 @@ public sealed partial class MemoryBudget
         Validate(footprint, mode, priority);
         int length = wholeClass && cls != SizeClasses.Direct ? (int)footprint : size;
         NativeArena arena = Arena;
-        if (TryRentParked(arena, cls, footprint, length, out ArenaBuffer? parked))
+        if (TryRentParked(arena, cls, footprint, length) is { } parked)
         {
             return parked;
         }
@@ -171,17 +171,16 @@ public sealed partial class MemoryBudget
     /// The common rent: at the root, outside any scope, with nobody waiting, a parked buffer is already charged to the
     /// root; taking it from this thread's cache changes no shared counter.
     /// </summary>
-    private bool TryRentParked(NativeArena arena, int cls, long footprint, int length, [NotNullWhen(true)] out ArenaBuffer? buffer)
+    /// <returns>The buffer, or null when the rent must charge.</returns>
+    private ArenaBuffer? TryRentParked(NativeArena arena, int cls, long footprint, int length)
     {
         PerThread? thread = PerThread.Current; // the rent's thread-static read of the cache (the context has its own)
-        if (Parent is null && cls != SizeClasses.Direct && AllocationContext.Current is null && Queue.Count == 0 && arena.TryTakeParked(thread, cls, out nint parked))
+        if (Parent is null && cls != SizeClasses.Direct && AllocationContext.Current is null && Queue.Count == 0 && arena.TryTakeParked(thread, cls) is not 0 and nint parked)
         {
-            buffer = new ArenaBuffer(home: null, this, parked, cls, footprint, length, consumer: null);
-            return true;
+            return new ArenaBuffer(home: null, this, parked, cls, footprint, length, consumer: null);
         }
 
-        buffer = null;
-        return false;
+        return null;
     }
 
     /// <summary>

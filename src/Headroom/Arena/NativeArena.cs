@@ -86,24 +86,25 @@ internal sealed unsafe class NativeArena : IBufferHome
     /// Takes a parked buffer of <paramref name="cls"/> without changing any counter: the caller either rents it at the
     /// root (where it is charged already) or releases its parked charge.
     /// </summary>
-    internal bool TryTakeParked(int cls, out nint buffer) => TryTakeParked(PerThread.Current, cls, out buffer);
+    /// <returns>The buffer, or 0 when none is parked (a return value, not an out local: the rent keeps it in a register).</returns>
+    internal nint TryTakeParked(int cls) => TryTakeParked(PerThread.Current, cls);
 
-    /// <summary>As <see cref="TryTakeParked(int, out nint)"/>, for a caller that has read <see cref="PerThread.Current"/> already.</summary>
-    internal bool TryTakeParked(PerThread? thread, int cls, out nint buffer)
+    /// <summary>As <see cref="TryTakeParked(int)"/>, for a caller that has read <see cref="PerThread.Current"/> already.</summary>
+    internal nint TryTakeParked(PerThread? thread, int cls)
     {
         ThreadCache? cache = thread?.Cache;
         if (cls < SizeClasses.ThreadCached && cache is not null && cache.Arena == this && cache.TryEnter())
         {
-            buffer = cache.Pop(cls);
+            nint buffer = cache.Pop(cls);
             cache.Exit();
             if (buffer != 0)
             {
                 CheckPoison(buffer, cls);
-                return true;
+                return buffer;
             }
         }
 
-        return TryTakeParkedSlow(cls, out buffer);
+        return TryTakeParkedSlow(cls);
     }
 
     /// <summary>A buffer for a rent that has charged <paramref name="footprint"/> to <paramref name="charged"/>: a parked one (its parked charge released) or a new one.</summary>
@@ -111,7 +112,8 @@ internal sealed unsafe class NativeArena : IBufferHome
     {
         try
         {
-            if (cls != SizeClasses.Direct && TryTakeParked(cls, out nint parked))
+            nint parked = cls != SizeClasses.Direct ? TryTakeParked(cls) : 0;
+            if (parked != 0)
             {
                 Root.Uncharge(footprint, consumer: null); // it was charged twice for a moment: as parked and to the renter
                 return parked;
@@ -195,16 +197,15 @@ internal sealed unsafe class NativeArena : IBufferHome
         _registration?.Dispose();
     }
 
-    private bool TryTakeParkedSlow(int cls, out nint buffer)
+    private nint TryTakeParkedSlow(int cls)
     {
-        buffer = _depot.Pop(cls);
-        if (buffer == 0)
+        nint buffer = _depot.Pop(cls);
+        if (buffer != 0)
         {
-            return false;
+            CheckPoison(buffer, cls);
         }
 
-        CheckPoison(buffer, cls);
-        return true;
+        return buffer;
     }
 
     /// <summary>Parks a buffer whose bytes are (or are about to stop being) charged to the root as parked.</summary>

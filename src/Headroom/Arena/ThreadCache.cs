@@ -98,14 +98,17 @@ internal sealed class ThreadCache
     {
         Debug.Assert(Volatile.Read(ref _busy) == 1 && Thread.CurrentThread == Owner);
         Debug.Assert((uint)cls < SizeClasses.ThreadCached);
+        // The count stays in a register between its load and its store: a rent and a return in a loop chain through
+        // it, and each reload of a just-stored count would add a store-forward to every pair's latency.
         ref int count = ref Unsafe.Add(ref _counts[0], cls);
-        if (count == 0)
+        int left = count - 1;
+        if (left < 0)
         {
             return 0;
         }
 
-        count--;
-        return Unsafe.Add(ref _slots[0], (cls * MaxPerClass) + count);
+        count = left;
+        return Unsafe.Add(ref _slots[0], (cls * MaxPerClass) + left);
     }
 
     /// <summary>Parks a buffer of <paramref name="cls"/>; false when this class's row is full. Caller is the owner, inside its section.</summary>
@@ -114,13 +117,14 @@ internal sealed class ThreadCache
         Debug.Assert(Volatile.Read(ref _busy) == 1 && Thread.CurrentThread == Owner);
         Debug.Assert((uint)cls < SizeClasses.ThreadCached);
         ref int count = ref Unsafe.Add(ref _counts[0], cls);
-        if (count == Unsafe.Add(ref _limits[0], cls))
+        int held = count; // in a register, as in Pop
+        if (held == Unsafe.Add(ref _limits[0], cls))
         {
             return false;
         }
 
-        Unsafe.Add(ref _slots[0], (cls * MaxPerClass) + count) = buffer;
-        count++;
+        Unsafe.Add(ref _slots[0], (cls * MaxPerClass) + held) = buffer;
+        count = held + 1;
         return true;
     }
 
