@@ -24,9 +24,13 @@ internal sealed class ThreadCache
 
     // Inline in the object, one row of slots per class: a rent or return reads its count, its limit and one slot at
     // fixed offsets from the cache, with no array headers to load and no bounds to check (cls is checked by the caller).
+    // Each class also has a hot slot holding its newest buffer: a return then a rent (the common pair) moves the buffer
+    // through one fixed address, without waiting on the count to know which slot to read (measured: 1.56 to 1.45 times
+    // MemoryPool<byte>.Shared's rent+dispose at one thread, as the pair is bound by that chain of loads and stores).
+    private Hot _hot; // one buffer per class, or 0; part of the class's limit
     private Slots _slots;
     private Counts _counts; // written by the owner inside its section, or by a trim holding the cache; read without it by Bytes
-    private Counts _limits; // per class, from the thread's share of the arena's bound; fixed at creation
+    private Counts _limits; // per class, what the row may hold besides the hot slot (−1: the class parks nothing); fixed at creation
     private int _busy; // the owner's section: written by the owner only
     private int _claimed; // a trim's section: written by trims only, one at a time (the arena's trim lock)
 
@@ -36,7 +40,7 @@ internal sealed class ThreadCache
         Owner = Thread.CurrentThread;
         for (int cls = 0; cls < SizeClasses.ThreadCached; cls++)
         {
-            _limits[cls] = (int)Math.Clamp(limitBytes / SizeClasses.Footprint(cls), 0, MaxPerClass);
+            _limits[cls] = (int)Math.Clamp(limitBytes / SizeClasses.Footprint(cls), 0, MaxPerClass) - 1;
         }
     }
 
@@ -53,7 +57,8 @@ internal sealed class ThreadCache
             long bytes = 0;
             for (int cls = 0; cls < SizeClasses.ThreadCached; cls++)
             {
-                bytes += (long)Volatile.Read(ref _counts[cls]) * SizeClasses.Footprint(cls);
+                int held = Volatile.Read(ref _counts[cls]) + (Volatile.Read(ref _hot[cls]) != 0 ? 1 : 0);
+                bytes += (long)held * SizeClasses.Footprint(cls);
             }
 
             return bytes;
@@ -98,8 +103,16 @@ internal sealed class ThreadCache
     {
         Debug.Assert(Volatile.Read(ref _busy) == 1 && Thread.CurrentThread == Owner);
         Debug.Assert((uint)cls < SizeClasses.ThreadCached);
-        // The count stays in a register between its load and its store: a rent and a return in a loop chain through
-        // it, and each reload of a just-stored count would add a store-forward to every pair's latency.
+        ref nint hot = ref Unsafe.Add(ref _hot[0], cls);
+        nint buffer = hot;
+        if (buffer != 0)
+        {
+            hot = 0;
+            return buffer;
+        }
+
+        // The count stays in a register between its load and its store: each reload of a just-stored count would add
+        // a store-forward to the pair's latency.
         ref int count = ref Unsafe.Add(ref _counts[0], cls);
         int left = count - 1;
         if (left < 0)
@@ -116,15 +129,28 @@ internal sealed class ThreadCache
     {
         Debug.Assert(Volatile.Read(ref _busy) == 1 && Thread.CurrentThread == Owner);
         Debug.Assert((uint)cls < SizeClasses.ThreadCached);
-        ref int count = ref Unsafe.Add(ref _counts[0], cls);
-        int held = count; // in a register, as in Pop
-        if (held == Unsafe.Add(ref _limits[0], cls))
+        ref nint hot = ref Unsafe.Add(ref _hot[0], cls);
+        nint previous = hot;
+        if (previous != 0)
+        {
+            // The newest buffer takes the hot slot and the one there goes onto the row: strictly LIFO, as the warmest
+            // buffer is the one rented next.
+            ref int count = ref Unsafe.Add(ref _counts[0], cls);
+            int held = count; // in a register, as in Pop
+            if (held >= Unsafe.Add(ref _limits[0], cls))
+            {
+                return false;
+            }
+
+            Unsafe.Add(ref _slots[0], (cls * MaxPerClass) + held) = previous;
+            count = held + 1;
+        }
+        else if (Unsafe.Add(ref _limits[0], cls) < 0)
         {
             return false;
         }
 
-        Unsafe.Add(ref _slots[0], (cls * MaxPerClass) + held) = buffer;
-        count = held + 1;
+        hot = buffer;
         return true;
     }
 
@@ -135,6 +161,13 @@ internal sealed class ThreadCache
         long taken = 0;
         for (int cls = SizeClasses.ThreadCached - 1; cls >= 0 && taken < target; cls--)
         {
+            if (_hot[cls] != 0)
+            {
+                into.Add((_hot[cls], cls));
+                _hot[cls] = 0;
+                taken += SizeClasses.Footprint(cls);
+            }
+
             while (_counts[cls] > 0 && taken < target)
             {
                 int count = --_counts[cls];
@@ -144,6 +177,12 @@ internal sealed class ThreadCache
         }
 
         return taken;
+    }
+
+    [InlineArray(SizeClasses.ThreadCached)]
+    private struct Hot
+    {
+        private nint _buffer;
     }
 
     [InlineArray(SizeClasses.ThreadCached * MaxPerClass)]
