@@ -14,6 +14,7 @@ internal static class PoolCases
     private const long GiB = 1L << 30;
     private const int Segment = 4096;
     private const string SharedPipe = "pipe over memorypool.shared";
+    private const string SharedPipeOwners = "pipe over memorypool.shared, an owner per segment";
     private const string ObjectPool = "objectpool get+return";
 
     public static IReadOnlyList<QuickCase> All { get; } =
@@ -21,6 +22,10 @@ internal static class PoolCases
         // One op is a 4 KiB write, flush, read and advance; 256 MB is 65,536 of them. Target: throughput ratio >= 0.95,
         // that is, this row's ratio at most 1/0.95 = 1.05.
         new("pipe 4KiB write+read over budget pool", 1, SharedPipe, () => PipeRound(new MemoryBudget(GiB).AsMemoryPool(AllocationMode.NoWait)), () => PipeRound(MemoryPool<byte>.Shared)),
+
+        // The same shape as the budget's pool: a Pipe recognises MemoryPool<byte>.Shared itself and takes arrays from
+        // ArrayPool<byte>.Shared with no owner per segment; behind any other pool object it rents an owner each time.
+        new("pipe 4KiB write+read over budget pool", 1, SharedPipeOwners, () => PipeRound(new MemoryBudget(GiB).AsMemoryPool(AllocationMode.NoWait)), () => PipeRound(new SharedPoolBehindAnother())),
 
         new("mempool alloc+free", 1, ObjectPool, MempoolAllocFree, ObjectPoolGetReturn),
         new("mempool alloc+free", 2, ObjectPool, MempoolAllocFree, ObjectPoolGetReturn),
@@ -79,5 +84,17 @@ internal static class PoolCases
 
             return n;
         };
+    }
+
+    /// <summary><see cref="MemoryPool{T}.Shared"/> behind another object, so that a Pipe rents its owners as from any pool.</summary>
+    private sealed class SharedPoolBehindAnother : MemoryPool<byte>
+    {
+        public override int MaxBufferSize => Shared.MaxBufferSize;
+
+        public override IMemoryOwner<byte> Rent(int minBufferSize = -1) => Shared.Rent(minBufferSize);
+
+        protected override void Dispose(bool disposing)
+        {
+        }
     }
 }
