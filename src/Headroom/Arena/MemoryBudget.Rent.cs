@@ -60,7 +60,7 @@ public sealed partial class MemoryBudget
         Validate(footprint, mode, priority);
         ThrowIfNoFailTry(mode);
         NativeArena arena = Arena;
-        if (TryRentParked(arena, cls, footprint, size) is { } parked)
+        if (RentParked(arena, cls, footprint, size) is { } parked)
         {
             owner = parked;
             return true;
@@ -89,7 +89,7 @@ public sealed partial class MemoryBudget
         (int cls, long footprint) = Fit(size);
         Validate(footprint, mode, priority);
         NativeArena arena = Arena;
-        if (TryRentParked(arena, cls, footprint, size) is { } parked)
+        if (RentParked(arena, cls, footprint, size) is { } parked)
         {
             return new(parked);
         }
@@ -127,7 +127,7 @@ public sealed partial class MemoryBudget
         Validate(footprint, mode, priority);
         int length = wholeClass && cls != SizeClasses.Direct ? (int)footprint : size;
         NativeArena arena = Arena;
-        if (TryRentParked(arena, cls, footprint, length) is { } parked)
+        if (RentParked(arena, cls, footprint, length) is { } parked)
         {
             return parked;
         }
@@ -172,10 +172,10 @@ public sealed partial class MemoryBudget
     /// root; taking it from this thread's cache changes no shared counter.
     /// </summary>
     /// <returns>The buffer, or null when the rent must charge.</returns>
-    private ArenaBuffer? TryRentParked(NativeArena arena, int cls, long footprint, int length)
+    private ArenaBuffer? RentParked(NativeArena arena, int cls, long footprint, int length)
     {
         PerThread? thread = PerThread.Current; // the rent's thread-static read of the cache (the context has its own)
-        if (Parent is null && cls != SizeClasses.Direct && AllocationContext.Current is null && Queue.Count == 0 && arena.TryTakeParked(thread, cls) is not 0 and nint parked)
+        if (Parent is null && cls != SizeClasses.Direct && AllocationContext.Current is null && Queue.Count == 0 && arena.TakeParked(thread, cls) is not 0 and nint parked)
         {
             return new ArenaBuffer(home: null, this, parked, cls, footprint, length, consumer: null);
         }

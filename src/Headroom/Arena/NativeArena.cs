@@ -87,10 +87,10 @@ internal sealed unsafe class NativeArena : IBufferHome
     /// root (where it is charged already) or releases its parked charge.
     /// </summary>
     /// <returns>The buffer, or 0 when none is parked (a return value, not an out local: the rent keeps it in a register).</returns>
-    internal nint TryTakeParked(int cls) => TryTakeParked(PerThread.Current, cls);
+    internal nint TakeParked(int cls) => TakeParked(PerThread.Current, cls);
 
-    /// <summary>As <see cref="TryTakeParked(int)"/>, for a caller that has read <see cref="PerThread.Current"/> already.</summary>
-    internal nint TryTakeParked(PerThread? thread, int cls)
+    /// <summary>As <see cref="TakeParked(int)"/>, for a caller that has read <see cref="PerThread.Current"/> already.</summary>
+    internal nint TakeParked(PerThread? thread, int cls)
     {
         ThreadCache? cache = thread?.Cache;
         if (cls < SizeClasses.ThreadCached && cache is not null && cache.Arena == this && cache.TryEnter())
@@ -104,7 +104,7 @@ internal sealed unsafe class NativeArena : IBufferHome
             }
         }
 
-        return TryTakeParkedSlow(cls);
+        return TakeParkedSlow(cls);
     }
 
     /// <summary>A buffer for a rent that has charged <paramref name="footprint"/> to <paramref name="charged"/>: a parked one (its parked charge released) or a new one.</summary>
@@ -112,7 +112,7 @@ internal sealed unsafe class NativeArena : IBufferHome
     {
         try
         {
-            nint parked = cls != SizeClasses.Direct ? TryTakeParked(cls) : 0;
+            nint parked = cls != SizeClasses.Direct ? TakeParked(cls) : 0;
             if (parked != 0)
             {
                 Root.Uncharge(footprint, consumer: null); // it was charged twice for a moment: as parked and to the renter
@@ -197,7 +197,7 @@ internal sealed unsafe class NativeArena : IBufferHome
         _registration?.Dispose();
     }
 
-    private nint TryTakeParkedSlow(int cls)
+    private nint TakeParkedSlow(int cls)
     {
         nint buffer = _depot.Pop(cls);
         if (buffer != 0)

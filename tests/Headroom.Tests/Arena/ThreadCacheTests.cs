@@ -60,7 +60,7 @@ public sealed class ThreadCacheTests
     }
 
     [Fact]
-    public void Popping_an_emptied_class_after_a_partial_trim_finds_only_what_is_left()
+    public void A_partial_trim_takes_the_newest_of_the_largest_class_and_leaves_the_rest_in_order()
     {
         using MemoryBudget budget = TestBudgets.Flat(64L << 20);
         int footprint = SizeClasses.Footprint(Class);
@@ -71,9 +71,11 @@ public sealed class ThreadCacheTests
             Assert.True(cache.Push(Class, buffer));
         }
 
+        Assert.True(cache.Push(Class - 1, 0x4000)); // a smaller class, which a trim reaches only after this one
         var taken = new List<(nint Buffer, int Class)>();
-        Assert.Equal(footprint, cache.TakeAll(taken, footprint)); // a trim that needs one buffer takes the newest
+        Assert.Equal(footprint, cache.TakeAll(taken, footprint)); // a trim that needs one buffer takes the newest of the largest class, and stops
         Assert.Equal(0x3000, taken.Single().Buffer);
+        Assert.Equal(0x4000, cache.Pop(Class - 1));
         Assert.Equal(0x2000, cache.Pop(Class));
         Assert.Equal(0x1000, cache.Pop(Class));
         Assert.Equal(0, cache.Pop(Class));
