@@ -27,7 +27,7 @@ internal sealed class ThreadCache
     // Each class also has a hot slot holding its newest buffer: a return then a rent (the common pair) moves the buffer
     // through one fixed address, without waiting on the count to know which slot to read (measured: 1.56 to 1.45 times
     // MemoryPool<byte>.Shared's rent+dispose at one thread, as the pair is bound by that chain of loads and stores).
-    private Hot _hot; // one buffer per class, or 0; part of the class's limit
+    private Hot _hot; // one buffer per class, or 0, part of the class's limit; written as the counts are, read without the section by Bytes
     private Slots _slots;
     private Counts _counts; // written by the owner inside its section, or by a trim holding the cache; read without it by Bytes
     private Counts _limits; // per class, what the row may hold besides the hot slot (−1: the class parks nothing); fixed at creation
