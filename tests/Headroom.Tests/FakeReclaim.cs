@@ -32,6 +32,12 @@ internal sealed class FakeReclaim : IReclaimDriver
 
     internal int Passes { get; private set; }
 
+    /// <summary>When set, another charge takes at once what each pass frees (it stays charged, in <see cref="Taken"/>).</summary>
+    internal bool OthersTakeWhatIsFreed { get; set; }
+
+    /// <summary>What the other charges took; <see cref="Drop"/> returns it too.</summary>
+    internal long Taken { get; private set; }
+
     internal List<MemoryBudget> BackgroundWakes { get; } = [];
 
     public void WakeBackground(MemoryBudget level) => BackgroundWakes.Add(level);
@@ -47,6 +53,11 @@ internal sealed class FakeReclaim : IReclaimDriver
         {
             Cached -= freed;
             _budget.Uncharge(freed);
+            if (OthersTakeWhatIsFreed)
+            {
+                _budget.Charge(freed, AllocationMode.NoWait, cancellationToken: CancellationToken.None); // granted at once: the bytes were just uncharged
+                Taken += freed;
+            }
         }
 
         return freed;
@@ -57,10 +68,11 @@ internal sealed class FakeReclaim : IReclaimDriver
     /// <summary>Drops what is left of the cache, for the final accounting.</summary>
     internal void Drop()
     {
-        if (Cached > 0)
+        if (Cached + Taken > 0)
         {
-            _budget.Uncharge(Cached);
+            _budget.Uncharge(Cached + Taken);
             Cached = 0;
+            Taken = 0;
         }
     }
 }

@@ -95,6 +95,27 @@ public sealed class DirectReclaimTests
         TestBudgets.AssertEmpty(budget);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task RetryMayFail_gives_up_after_its_pass_bound_while_other_charges_keep_taking_what_each_pass_frees(bool async)
+    {
+        using MemoryBudget budget = TestBudgets.Flat(100_000);
+        var reclaim = new FakeReclaim(budget, cached: 90_000) { PerPass = 100, OthersTakeWhatIsFreed = true };
+
+        // Each pass makes progress, so only the bound ends the passes: exactly MaxDirectReclaimPasses of them.
+        var refused = async
+            ? await Assert.ThrowsAsync<MemoryAllocationException>(() => budget.ChargeAsync(20_000, AllocationMode.RetryMayFail).AsTask())
+            : Assert.Throws<MemoryAllocationException>(() => budget.Charge(20_000, AllocationMode.RetryMayFail));
+        Assert.Equal(20_000, refused.Bytes);
+        Assert.Equal(MemoryBudget.MaxDirectReclaimPasses, reclaim.Passes);
+        Assert.Equal(MemoryBudget.MaxDirectReclaimPasses * 100L, reclaim.Taken); // every pass freed its 100 bytes, and they were taken
+        Assert.Equal(90_000, budget.Used); // the refusal charged nothing
+
+        reclaim.Drop();
+        TestBudgets.AssertEmpty(budget);
+    }
+
     [Fact]
     public void A_reclaimer_that_asks_to_stop_is_skipped_for_the_rest_of_the_pass()
     {
