@@ -95,6 +95,23 @@ public sealed class DirectReclaimTests
         TestBudgets.AssertEmpty(budget);
     }
 
+    [Fact]
+    public void RetryMayFail_reclaims_when_room_and_everything_reclaimable_just_cover_it_and_gives_up_at_once_when_they_fall_short()
+    {
+        using MemoryBudget budget = TestBudgets.Flat(1000);
+        var reclaim = new FakeReclaim(budget, cached: 600);
+        budget.Charge(300, AllocationMode.NoWait); // room 100, reclaimable 600
+
+        Assert.False(budget.TryCharge(701, AllocationMode.RetryMayFail)); // 100 + 600 < 701: no pass can help
+        Assert.Equal(0, reclaim.Passes);
+        Assert.True(budget.TryCharge(700, AllocationMode.RetryMayFail)); // 100 + 600 = 700: worth a pass, which frees it all
+        Assert.Equal(1, reclaim.Passes);
+        Assert.Equal(1000, budget.Used);
+
+        budget.Uncharge(1000);
+        TestBudgets.AssertEmpty(budget);
+    }
+
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
